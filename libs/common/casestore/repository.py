@@ -1,0 +1,91 @@
+"""SQL for the case store. Every statement filters on the tenant."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import func, text, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
+
+from libs.common.db.models import Alert, Case, CaseEvent, CaseNote, OutboxMessage
+
+
+async def next_case_number(session: AsyncSession, tenant_id: str) -> int:
+    # The upsert locks the tenant's counter row until commit: numbers never repeat or skip
+    # backwards, at the cost of serializing case creation within one tenant.
+    result = await session.execute(
+        text(
+            "INSERT INTO case_number_counters (tenant_id, last_number) VALUES (:tenant, 1) "
+            "ON CONFLICT (tenant_id) DO UPDATE "
+            "SET last_number = case_number_counters.last_number + 1 RETURNING last_number"
+        ),
+        {"tenant": tenant_id},
+    )
+    return int(result.scalar_one())
+
+
+async def insert_case(session: AsyncSession, values: dict[str, Any]) -> Case:
+    row = (await session.execute(insert(Case).values(**values).returning(Case))).scalar_one()
+    return row
+
+
+async def lock_case(session: AsyncSession, tenant_id: str, case_id: uuid.UUID) -> Case | None:
+    statement = (
+        select(Case).where(Case.tenant_id == tenant_id, Case.id == case_id).with_for_update()
+    )
+    return (await session.execute(statement)).scalar_one_or_none()
+
+
+async def update_case(
+    session: AsyncSession, tenant_id: str, case_id: uuid.UUID, values: dict[str, Any]
+) -> Case:
+    statement = (
+        update(Case)
+        .where(col(Case.tenant_id) == tenant_id, col(Case.id) == case_id)
+        .values(**values, updated_at=func.now())
+        .returning(Case)
+    )
+    return (await session.execute(statement)).scalar_one()
+
+
+async def insert_alerts(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> list[uuid.UUID]:
+    """Insert alerts; a (tenant, detection_id) already stored is skipped, not an error."""
+    if not rows:
+        return []
+    statement = (
+        insert(Alert)
+        .values(list(rows))
+        .on_conflict_do_nothing(index_elements=["tenant_id", "detection_id"])
+        .returning(col(Alert.id))
+    )
+    return list((await session.execute(statement)).scalars())
+
+
+async def insert_events(
+    session: AsyncSession, events: Sequence[dict[str, Any]], outbox: Sequence[dict[str, Any]]
+) -> None:
+    if events:
+        await session.execute(insert(CaseEvent).values(list(events)))
+    if outbox:
+        await session.execute(insert(OutboxMessage).values(list(outbox)))
+
+
+async def insert_note(session: AsyncSession, values: dict[str, Any]) -> CaseNote | None:
+    statement = (
+        insert(CaseNote)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=["tenant_id", "idempotency_key"])
+        .returning(CaseNote)
+    )
+    return (await session.execute(statement)).scalar_one_or_none()
+
+
+async def find_note_by_key(session: AsyncSession, tenant_id: str, key: str) -> CaseNote | None:
+    statement = select(CaseNote).where(
+        CaseNote.tenant_id == tenant_id, CaseNote.idempotency_key == key
+    )
+    return (await session.execute(statement)).scalar_one_or_none()

@@ -1,0 +1,88 @@
+"""`cases.events.v1`: every case change, as the audit timeline stores it.
+
+The same model is the audit row's payload and the outbox message, so what analysts see
+in the timeline and what automation receives on the bus cannot drift apart."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, Field, TypeAdapter
+
+from libs.common.contracts.detections import Severity
+from libs.common.contracts.envelope import TenantId
+
+
+class CaseStatus(StrEnum):
+    NEW = "new"
+    ACKNOWLEDGED = "acknowledged"
+    IN_PROGRESS = "in_progress"
+    RESOLVED = "resolved"
+    CLOSED = "closed"
+
+
+class CaseEventBase(BaseModel):
+    event_id: uuid.UUID = Field(default_factory=uuid.uuid4)
+    tenant_id: TenantId
+    case_id: uuid.UUID
+    case_number: int = Field(ge=1)
+    actor: str = Field(min_length=1, max_length=256)
+    occurred_at: datetime
+
+    @property
+    def cloudevent_type(self) -> str:
+        event_type: str = getattr(self, "type")  # noqa: B009 - every subclass defines it
+        return f"casestream.{event_type}.v1"
+
+
+class CaseOpenedV1(CaseEventBase):
+    type: Literal["case.opened"] = "case.opened"
+    title: str
+    severity: Severity
+    status: CaseStatus
+    group_key: str | None = None
+    alert_ids: list[uuid.UUID] = Field(default_factory=list)
+
+
+class CaseAlertAttachedV1(CaseEventBase):
+    type: Literal["case.alert_attached"] = "case.alert_attached"
+    alert_ids: list[uuid.UUID] = Field(min_length=1)
+    alert_count: int = Field(ge=1)
+
+
+class CaseSeverityUpgradedV1(CaseEventBase):
+    type: Literal["case.severity_upgraded"] = "case.severity_upgraded"
+    from_severity: Severity
+    to_severity: Severity
+
+
+class CaseStatusChangedV1(CaseEventBase):
+    type: Literal["case.status_changed"] = "case.status_changed"
+    from_status: CaseStatus
+    to_status: CaseStatus
+    reason: str | None = Field(default=None, max_length=4_096)
+
+
+class CaseNoteAddedV1(CaseEventBase):
+    type: Literal["case.note_added"] = "case.note_added"
+    note_id: uuid.UUID
+    author: str
+
+
+CaseEventV1 = Annotated[
+    CaseOpenedV1
+    | CaseAlertAttachedV1
+    | CaseSeverityUpgradedV1
+    | CaseStatusChangedV1
+    | CaseNoteAddedV1,
+    Field(discriminator="type"),
+]
+
+case_event_adapter: TypeAdapter[CaseEventV1] = TypeAdapter(CaseEventV1)
+
+
+def parse_case_event(raw: bytes | str) -> CaseEventV1:
+    return case_event_adapter.validate_json(raw)

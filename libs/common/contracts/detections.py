@@ -1,0 +1,89 @@
+"""`detections.v1`: a detection normalized by ingest, whatever format it arrived in."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from libs.common.contracts.envelope import TenantId
+
+DETECTION_EVENT_TYPE = "casestream.detection.v1"
+
+
+class Severity(StrEnum):
+    """Ordered lowest to highest; aligned with OCSF severity names."""
+
+    INFO = "info"
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+    CRITICAL = "critical"
+
+    @property
+    def rank(self) -> int:
+        return list(Severity).index(self)
+
+
+class EntityType(StrEnum):
+    HOST = "host"
+    USER = "user"
+    IP = "ip"
+    DOMAIN = "domain"
+    URL = "url"
+    HASH = "hash"
+    PROCESS = "process"
+    FILE = "file"
+    EMAIL = "email"
+    REGISTRY = "registry"
+    OTHER = "other"
+
+
+class EntityV1(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    type: EntityType
+    value: str = Field(min_length=1, max_length=2_048)
+    # Role in the detection: "actor", "target", "src", "dst", "parent", ...
+    role: str | None = Field(default=None, max_length=64)
+
+
+class RuleRefV1(BaseModel):
+    id: str = Field(min_length=1, max_length=256)
+    name: str = Field(min_length=1, max_length=512)
+    source: str | None = Field(default=None, max_length=128)
+    level: str | None = Field(default=None, max_length=32)
+
+
+class MitreV1(BaseModel):
+    tactics: list[str] = Field(default_factory=list)
+    techniques: list[str] = Field(default_factory=list)
+
+
+class DetectionV1(BaseModel):
+    schema_version: Literal[1] = 1
+    tenant_id: TenantId
+    detection_id: str = Field(min_length=1, max_length=256)
+    source: str = Field(min_length=1, max_length=128)
+    format: str = Field(min_length=1, max_length=64)
+    title: str = Field(min_length=1, max_length=1_024)
+    description: str | None = Field(default=None, max_length=65_536)
+    rule: RuleRefV1
+    severity: Severity
+    priority: int | None = Field(default=None, ge=0, le=10)
+    # Original event time as reported by the source; None when the source had none.
+    event_time: datetime | None = None
+    # Time used for grouping windows: event_time, or ingested_at when that is missing
+    # or in the future (time_fallback says which).
+    effective_time: datetime
+    time_fallback: bool = False
+    ingested_at: datetime
+    host: str | None = Field(default=None, max_length=1_024)
+    mitre: MitreV1 = Field(default_factory=MitreV1)
+    entities: list[EntityV1] = Field(default_factory=list)
+    raw: dict[str, Any] = Field(default_factory=dict)
+
+    def partition_key(self) -> bytes:
+        return f"{self.tenant_id}:{self.host or '-'}".encode()

@@ -1,0 +1,25 @@
+"""Column factories so every table spells timestamps, JSON and tenants the same way."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Column, DateTime, String, text
+from sqlalchemy.dialects.postgresql import JSONB
+
+
+def tz_column(*, nullable: bool = False, server_now: bool = False, index: bool = False) -> Any:
+    default = text("now()") if server_now else None
+    return Column(DateTime(timezone=True), nullable=nullable, server_default=default, index=index)
+
+
+def json_column(*, nullable: bool = False) -> Any:
+    return Column(JSONB, nullable=nullable)
+
+
+def tenant_column() -> Any:
+    return Column(String(64), nullable=False)
+
+
+def stored_at_column() -> Any:
+    return Column(DateTime(timezone=True), nullable=False, server_default=text("clock_timestamp()"))

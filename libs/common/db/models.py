@@ -1,0 +1,182 @@
+"""Postgres tables. Every row carries its tenant; SQL lives in the repositories."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import BigInteger, Column, Identity, Index, MetaData, UniqueConstraint, text
+from sqlmodel import Field, SQLModel
+
+from libs.common.db.columns import json_column, stored_at_column, tenant_column, tz_column
+
+# Deterministic constraint names keep Alembic diffs and migrations stable.
+SQLModel.metadata.naming_convention = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+metadata: MetaData = SQLModel.metadata
+
+
+class Case(SQLModel, table=True):
+    __tablename__ = "cases"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "number"),
+        Index("ix_cases_tenant_created", "tenant_id", text("created_at DESC"), text("id DESC")),
+        Index("ix_cases_tenant_status_created", "tenant_id", "status", text("created_at DESC")),
+    )
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    tenant_id: str = Field(sa_column=tenant_column())
+    number: int
+    title: str = Field(max_length=1_024)
+    description: str | None = None
+    status: str = Field(max_length=32)
+    severity: str = Field(max_length=16)
+    group_key: str | None = Field(default=None, max_length=2_048)
+    host: str | None = Field(default=None, max_length=1_024)
+    rule_id: str | None = Field(default=None, max_length=256)
+    alert_count: int = 0
+    first_event_at: datetime | None = Field(default=None, sa_column=tz_column(nullable=True))
+    last_event_at: datetime | None = Field(default=None, sa_column=tz_column(nullable=True))
+    created_at: datetime = Field(sa_column=tz_column(server_now=True))
+    updated_at: datetime = Field(sa_column=tz_column(server_now=True))
+    acknowledged_at: datetime | None = Field(default=None, sa_column=tz_column(nullable=True))
+    resolved_at: datetime | None = Field(default=None, sa_column=tz_column(nullable=True))
+    closed_at: datetime | None = Field(default=None, sa_column=tz_column(nullable=True))
+
+
+class CaseNumberCounter(SQLModel, table=True):
+    __tablename__ = "case_number_counters"
+
+    tenant_id: str = Field(primary_key=True, max_length=64)
+    last_number: int = 0
+
+
+class GroupingSlot(SQLModel, table=True):
+    """The one open grouping slot per (tenant, group key): locked inside the grouping
+    transaction, so two alerting instances can never open two cases for one key."""
+
+    __tablename__ = "grouping_slots"
+
+    tenant_id: str = Field(primary_key=True, max_length=64)
+    group_key: str = Field(primary_key=True, max_length=2_048)
+    case_id: uuid.UUID = Field(foreign_key="cases.id")
+    window_start: datetime = Field(sa_column=tz_column())
+    window_end: datetime = Field(sa_column=tz_column())
+
+
+class Alert(SQLModel, table=True):
+    __tablename__ = "alerts"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "detection_id"),
+        Index("ix_alerts_tenant_case", "tenant_id", "case_id"),
+        Index("ix_alerts_tenant_effective_time", "tenant_id", "effective_time"),
+    )
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    tenant_id: str = Field(sa_column=tenant_column())
+    detection_id: str = Field(max_length=256)
+    case_id: uuid.UUID = Field(foreign_key="cases.id")
+    title: str = Field(max_length=1_024)
+    severity: str = Field(max_length=16)
+    rule_id: str = Field(max_length=256)
+    rule_name: str = Field(max_length=512)
+    host: str | None = Field(default=None, max_length=1_024)
+    source: str = Field(max_length=128)
+    group_key: str = Field(max_length=2_048)
+    event_time: datetime | None = Field(default=None, sa_column=tz_column(nullable=True))
+    effective_time: datetime = Field(sa_column=tz_column())
+    time_fallback: bool = False
+    ingested_at: datetime = Field(sa_column=tz_column())
+    # Wall clock at insert (clock_timestamp, not the transaction start), for latency.
+    stored_at: datetime = Field(sa_column=stored_at_column())
+    detection: dict[str, Any] = Field(sa_column=json_column())
+
+
+class CaseEvent(SQLModel, table=True):
+    """The audit timeline: append-only (a trigger rejects UPDATE and DELETE)."""
+
+    __tablename__ = "case_events"
+    __table_args__ = (Index("ix_case_events_tenant_case_seq", "tenant_id", "case_id", "seq"),)
+
+    seq: int | None = Field(
+        default=None, sa_column=Column(BigInteger, Identity(always=True), primary_key=True)
+    )
+    event_id: uuid.UUID = Field(unique=True)
+    tenant_id: str = Field(sa_column=tenant_column())
+    case_id: uuid.UUID = Field(foreign_key="cases.id")
+    type: str = Field(max_length=64)
+    actor: str = Field(max_length=256)
+    occurred_at: datetime = Field(sa_column=tz_column())
+    payload: dict[str, Any] = Field(sa_column=json_column())
+
+
+class CaseNote(SQLModel, table=True):
+    __tablename__ = "case_notes"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "idempotency_key"),
+        Index("ix_case_notes_tenant_case", "tenant_id", "case_id"),
+    )
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    tenant_id: str = Field(sa_column=tenant_column())
+    case_id: uuid.UUID = Field(foreign_key="cases.id")
+    author: str = Field(max_length=256)
+    body: str = Field(max_length=65_536)
+    idempotency_key: str | None = Field(default=None, max_length=256)
+    created_at: datetime = Field(sa_column=tz_column(server_now=True))
+
+
+class OutboxMessage(SQLModel, table=True):
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_unsent", "id", postgresql_where=text("sent_at IS NULL")),)
+
+    id: int | None = Field(
+        default=None, sa_column=Column(BigInteger, Identity(always=True), primary_key=True)
+    )
+    event_id: uuid.UUID = Field(unique=True)
+    tenant_id: str = Field(sa_column=tenant_column())
+    topic: str = Field(max_length=255)
+    key: str = Field(max_length=1_024)
+    headers: dict[str, Any] = Field(sa_column=json_column())
+    payload: dict[str, Any] = Field(sa_column=json_column())
+    created_at: datetime = Field(sa_column=tz_column(server_now=True))
+    sent_at: datetime | None = Field(default=None, sa_column=tz_column(nullable=True))
+
+
+class WebhookDelivery(SQLModel, table=True):
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (UniqueConstraint("event_id", "url"),)
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    tenant_id: str = Field(sa_column=tenant_column())
+    event_id: uuid.UUID
+    event_type: str = Field(max_length=64)
+    url: str = Field(max_length=2_048)
+    status: str = Field(max_length=16)
+    attempts: int = 0
+    response_status: int | None = None
+    error: str | None = Field(default=None, max_length=2_048)
+    created_at: datetime = Field(sa_column=tz_column(server_now=True))
+    delivered_at: datetime | None = Field(default=None, sa_column=tz_column(nullable=True))
+
+
+class PlaybookRun(SQLModel, table=True):
+    __tablename__ = "playbook_runs"
+    __table_args__ = (UniqueConstraint("playbook", "event_id"),)
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    tenant_id: str = Field(sa_column=tenant_column())
+    playbook: str = Field(max_length=128)
+    event_id: uuid.UUID
+    case_id: uuid.UUID
+    status: str = Field(max_length=16)
+    error: str | None = Field(default=None, max_length=2_048)
+    result: dict[str, Any] | None = Field(default=None, sa_column=json_column(nullable=True))
+    started_at: datetime = Field(sa_column=tz_column(server_now=True))
+    finished_at: datetime | None = Field(default=None, sa_column=tz_column(nullable=True))

@@ -1,0 +1,72 @@
+"""One error family for the domain. Each error carries a stable code and an HTTP status;
+a single FastAPI handler renders them, so routes never map exceptions themselves."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class DomainError(Exception):
+    code = "domain_error"
+    status_code = 400
+
+    def __init__(self, message: str, **details: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details
+
+    def to_body(self) -> dict[str, Any]:
+        body: dict[str, Any] = {"code": self.code, "message": self.message}
+        if self.details:
+            body["details"] = self.details
+        return body
+
+
+class NotFound(DomainError):
+    code = "not_found"
+    status_code = 404
+
+
+class Unauthorized(DomainError):
+    code = "unauthorized"
+    status_code = 401
+
+
+class Forbidden(DomainError):
+    code = "forbidden"
+    status_code = 403
+
+
+class InvalidInput(DomainError):
+    code = "invalid_input"
+    status_code = 422
+
+
+class PayloadTooLarge(DomainError):
+    code = "payload_too_large"
+    status_code = 413
+
+
+class UnsupportedMediaType(DomainError):
+    code = "unsupported_media_type"
+    status_code = 415
+
+
+class IllegalTransition(DomainError):
+    code = "illegal_transition"
+    status_code = 409
+
+
+class Conflict(DomainError):
+    code = "conflict"
+    status_code = 409
+
+
+class BrokerUnavailable(DomainError):
+    code = "broker_unavailable"
+    status_code = 503
+
+
+class OutboundUrlRefused(DomainError):
+    code = "outbound_url_refused"
+    status_code = 422

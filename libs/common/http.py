@@ -1,0 +1,77 @@
+"""Shared HTTP pieces: API-key authentication and the single DomainError renderer."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from libs.common.errors import DomainError, Unauthorized
+from libs.common.settings import ApiCredential
+
+
+@dataclass(frozen=True)
+class Principal:
+    tenant_id: str
+    name: str
+
+
+class ApiKeyAuthenticator:
+    """Resolves `Authorization: Bearer <key>` or `X-API-Key: <key>` to a principal.
+
+    Keys are kept only as SHA-256 digests after start-up, and looked up by digest, so the
+    comparison never runs over the secret byte by byte."""
+
+    def __init__(self, credentials: list[ApiCredential]) -> None:
+        self._by_digest = {
+            _digest(credential.key.get_secret_value()): Principal(
+                credential.tenant, credential.name
+            )
+            for credential in credentials
+            if credential.key.get_secret_value()
+        }
+
+    def authenticate(self, request: Request) -> Principal:
+        key = request.headers.get("x-api-key")
+        authorization = request.headers.get("authorization", "")
+        scheme, _, token = authorization.partition(" ")
+        if key is None and scheme.lower() == "bearer" and token:
+            key = token.strip()
+        if not key:
+            raise Unauthorized("missing API key: send 'Authorization: Bearer <key>'")
+        principal = self._by_digest.get(_digest(key))
+        if principal is None:
+            raise Unauthorized("invalid API key")
+        return principal
+
+
+def _digest(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+async def _render_domain_error(_: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, DomainError)
+    headers = {"WWW-Authenticate": "Bearer"} if error.status_code == 401 else None
+    return JSONResponse(error.to_body(), status_code=error.status_code, headers=headers)
+
+
+async def _render_validation_error(_: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, RequestValidationError)
+    problems = [
+        {"location": ".".join(str(part) for part in item["loc"]), "problem": item["msg"]}
+        for item in error.errors()
+    ]
+    body = {
+        "code": "invalid_request",
+        "message": "request validation failed",
+        "details": {"errors": problems},
+    }
+    return JSONResponse(body, status_code=422)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(DomainError, _render_domain_error)
+    app.add_exception_handler(RequestValidationError, _render_validation_error)

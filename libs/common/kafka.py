@@ -1,0 +1,100 @@
+"""One Kafka broker factory with at-least-once defaults, topic creation and the DLQ helper.
+
+Consumers built on these defaults commit offsets by hand after their database commit and
+start from the earliest offset, so nothing acknowledged upstream is skipped. Producers use
+acks=all and no idempotence (Tansu has no InitProducerId); duplicates are absorbed by
+idempotent consumers, not by Kafka transactions."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Iterable
+from typing import Any, Literal
+
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import TopicAlreadyExistsError
+from faststream import AckPolicy
+from faststream.kafka import KafkaBroker
+
+from libs.common.contracts.topics import ALL_TOPICS, DETECTIONS_DLQ, Topic
+from libs.common.logging import get_logger
+from libs.common.settings import KafkaSettings
+
+log = get_logger(__name__)
+
+# Spread these into every subscriber: manual ack after the DB commit, earliest offset.
+AT_LEAST_ONCE: dict[str, Any] = {
+    "ack_policy": AckPolicy.MANUAL,
+    "auto_offset_reset": "earliest",
+}
+
+
+def create_broker(settings: KafkaSettings, *, client_id: str) -> KafkaBroker:
+    acks: Literal[0, 1, -1, "all"] = "all" if settings.acks == "all" else int(settings.acks)  # type: ignore[assignment]
+    return KafkaBroker(
+        settings.bootstrap_servers,
+        client_id=f"{settings.client_id}-{client_id}",
+        acks=acks,
+        enable_idempotence=False,
+        request_timeout_ms=settings.request_timeout_ms,
+        graceful_timeout=15.0,
+        logger=None,
+    )
+
+
+async def ensure_topics(settings: KafkaSettings, topics: Iterable[Topic] = ALL_TOPICS) -> None:
+    """Create every registered topic with the configured partition count if missing.
+
+    Topics created implicitly by a first produce get a single partition, which would
+    serialize each consumer group, so services and the dev stack call this at start."""
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=settings.bootstrap_servers,
+        request_timeout_ms=settings.request_timeout_ms,
+    )
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        missing = [
+            NewTopic(topic.name, settings.topic_partitions, replication_factor=1)
+            for topic in topics
+            if topic.name not in existing
+        ]
+        if missing:
+            # Another service may create them at the same moment.
+            with contextlib.suppress(TopicAlreadyExistsError):
+                await admin.create_topics(missing)
+            log.info("kafka.topics_created", topics=[topic.name for topic in missing])
+    finally:
+        await admin.close()
+
+
+async def publish_dead_letter(
+    broker: KafkaBroker,
+    *,
+    value: bytes,
+    key: bytes | None,
+    reason: str,
+    source_topic: str,
+    partition: int | None,
+    offset: int | None,
+    headers: dict[str, str] | None = None,
+) -> None:
+    """Send the original bytes to the DLQ with why, and where they came from."""
+    dlq_headers = dict(headers or {})
+    dlq_headers.update(
+        {
+            "dlq_reason": reason[:2_000],
+            "dlq_source_topic": source_topic,
+            "dlq_partition": "" if partition is None else str(partition),
+            "dlq_offset": "" if offset is None else str(offset),
+        }
+    )
+    await broker.publish(value, DETECTIONS_DLQ.name, key=key, headers=dlq_headers)
+    log.warning("kafka.dead_lettered", reason=reason, topic=source_topic, offset=offset)
+
+
+async def gather_acks(futures: list[asyncio.Future[Any]]) -> None:
+    """Wait for every broker acknowledgement; raise the first failure."""
+    if futures:
+        await asyncio.gather(*futures)

@@ -1,0 +1,73 @@
+"""Environment-driven settings shared by every service.
+
+All variables use the `CASESTREAM__` prefix with `__` between nesting levels, e.g.
+`CASESTREAM__DATABASE__URL` or `CASESTREAM__INGEST__PORT`. Nothing here connects to
+anything: building a settings object only reads the environment.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ENV_PREFIX = "CASESTREAM__"
+
+
+class DatabaseSettings(BaseModel):
+    url: SecretStr = SecretStr("postgresql+asyncpg://postgres@127.0.0.1:5432/casestream")
+    pool_size: int = Field(default=10, ge=1, le=200)
+    echo: bool = False
+
+
+class KafkaSettings(BaseModel):
+    bootstrap_servers: str = "127.0.0.1:9092"
+    client_id: str = "casestream"
+    # Tansu has no idempotent producer; acks=all is the strongest setting it supports.
+    acks: str = "all"
+    request_timeout_ms: int = Field(default=10_000, ge=100)
+    topic_partitions: int = Field(default=6, ge=1, le=256)
+
+
+class RedisSettings(BaseModel):
+    url: SecretStr = SecretStr("redis://127.0.0.1:6379/0")
+
+
+class LogSettings(BaseModel):
+    level: str = "INFO"
+    # None: JSON when stderr is not a terminal, console rendering when it is.
+    json_output: bool | None = None
+
+
+class OutboxSettings(BaseModel):
+    enabled: bool = True
+    poll_interval_ms: int = Field(default=50, ge=5, le=60_000)
+    batch_size: int = Field(default=500, ge=1, le=5_000)
+
+
+class ApiCredential(BaseModel):
+    """One API key, scoped to a tenant. `name` is the principal recorded in audit events."""
+
+    key: SecretStr
+    tenant: str = Field(min_length=1, max_length=64)
+    name: str = Field(min_length=1, max_length=128)
+
+
+class HttpServerSettings(BaseModel):
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=0, le=65_535)
+    api_keys: list[ApiCredential] = Field(default_factory=list)
+
+
+class CommonSettings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_nested_delimiter="__",
+        extra="ignore",
+    )
+
+    environment: str = "development"
+    database: DatabaseSettings = DatabaseSettings()
+    kafka: KafkaSettings = KafkaSettings()
+    redis: RedisSettings = RedisSettings()
+    log: LogSettings = LogSettings()
+    outbox: OutboxSettings = OutboxSettings()

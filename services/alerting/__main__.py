@@ -1,0 +1,17 @@
+from __future__ import annotations
+
+import asyncio
+
+from libs.common.logging import configure_logging
+from services.alerting.app import create_app
+from services.alerting.settings import AlertingSettings
+
+
+def main() -> None:
+    settings = AlertingSettings()
+    configure_logging(settings.log, service="alerting")
+    asyncio.run(create_app(settings).run())
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,83 @@
+"""SQL of alerting's grouping decision. Every statement filters on the tenant."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+
+@dataclass
+class OpenSlot:
+    group_key: str
+    case_id: uuid.UUID
+    case_status: str
+    window_start: datetime
+    window_end: datetime
+
+
+def group_lock_id(tenant_id: str, group_key: str) -> int:
+    """A stable signed 64-bit advisory-lock id for one (tenant, group key)."""
+    digest = hashlib.blake2b(f"{tenant_id}\x00{group_key}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
+async def lock_group_keys(session: AsyncSession, tenant_id: str, keys: Iterable[str]) -> None:
+    # Taken in ascending id order by every instance, so two batches that share keys
+    # wait for each other instead of deadlocking. Held until the transaction ends.
+    ids = sorted({group_lock_id(tenant_id, key) for key in keys})
+    await session.execute(
+        text(
+            "SELECT count(pg_advisory_xact_lock(k)) "
+            "FROM (SELECT k FROM unnest(CAST(:ids AS bigint[])) AS k ORDER BY k) AS ordered"
+        ),
+        {"ids": ids},
+    )
+
+
+async def stored_detection_ids(
+    session: AsyncSession, tenant_id: str, detection_ids: list[str]
+) -> set[str]:
+    result = await session.execute(
+        text(
+            "SELECT detection_id FROM alerts "
+            "WHERE tenant_id = :tenant AND detection_id = ANY(CAST(:ids AS text[]))"
+        ),
+        {"tenant": tenant_id, "ids": detection_ids},
+    )
+    return set(result.scalars())
+
+
+async def load_slots(session: AsyncSession, tenant_id: str, keys: list[str]) -> dict[str, OpenSlot]:
+    result = await session.execute(
+        text(
+            "SELECT s.group_key, s.case_id, c.status, s.window_start, s.window_end "
+            "FROM grouping_slots s JOIN cases c ON c.id = s.case_id AND c.tenant_id = s.tenant_id "
+            "WHERE s.tenant_id = :tenant AND s.group_key = ANY(CAST(:keys AS text[]))"
+        ),
+        {"tenant": tenant_id, "keys": keys},
+    )
+    return {row[0]: OpenSlot(*row) for row in result.all()}
+
+
+async def save_slot(session: AsyncSession, tenant_id: str, slot: OpenSlot) -> None:
+    await session.execute(
+        text(
+            "INSERT INTO grouping_slots (tenant_id, group_key, case_id, window_start, window_end) "
+            "VALUES (:tenant, :key, :case_id, :start, :end) "
+            "ON CONFLICT (tenant_id, group_key) DO UPDATE SET case_id = EXCLUDED.case_id, "
+            "window_start = EXCLUDED.window_start, window_end = EXCLUDED.window_end"
+        ),
+        {
+            "tenant": tenant_id,
+            "key": slot.group_key,
+            "case_id": slot.case_id,
+            "start": slot.window_start,
+            "end": slot.window_end,
+        },
+    )

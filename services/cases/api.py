@@ -1,0 +1,103 @@
+"""HTTP transport for cases: authorize, open the request's transaction, call one service
+function, return. Every route requires an API key; the key decides the tenant."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from libs.common.contracts.cases import CaseStatus
+from libs.common.contracts.detections import Severity
+from libs.common.db.engine import transaction
+from libs.common.http import Principal
+from services.cases.schemas import CaseDetail, CasePage, CasePatch, CaseSummary, NoteIn, NoteOut
+from services.cases.service import CaseService
+
+router = APIRouter(prefix="/api/v1")
+
+
+def principal(request: Request) -> Principal:
+    authenticated: Principal = request.app.state.authenticator.authenticate(request)
+    return authenticated
+
+
+async def unit_of_work(request: Request) -> AsyncIterator[AsyncSession]:
+    async with transaction(request.app.state.sessions) as session:
+        yield session
+    # Wake the outbox relay only after the commit above; a rolled-back write sends nothing.
+    request.app.state.relay.notify()
+
+
+def case_service(request: Request) -> CaseService:
+    service: CaseService = request.app.state.case_service
+    return service
+
+
+Caller = Annotated[Principal, Depends(principal)]
+# scope="function": the transaction commits before the response is sent, so a 2xx means
+# the change is durable and a client reading right after sees it.
+Session = Annotated[AsyncSession, Depends(unit_of_work, scope="function")]
+Service = Annotated[CaseService, Depends(case_service)]
+
+
+@router.get("/cases", response_model=CasePage, summary="List cases, newest first")
+async def list_cases(
+    caller: Caller,
+    session: Session,
+    service: Service,
+    status_filter: Annotated[list[CaseStatus] | None, Query(alias="status")] = None,
+    severity: Annotated[list[Severity] | None, Query()] = None,
+    cursor: Annotated[str | None, Query(max_length=512)] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> CasePage:
+    return await service.list_cases(
+        session,
+        caller,
+        statuses=status_filter or [],
+        severities=severity or [],
+        cursor=cursor,
+        limit=limit,
+    )
+
+
+@router.get(
+    "/cases/{case_id}", response_model=CaseDetail, summary="One case with alerts and timeline"
+)
+async def get_case(
+    case_id: uuid.UUID, caller: Caller, session: Session, service: Service
+) -> CaseDetail:
+    return await service.get_case(session, caller, case_id)
+
+
+@router.patch("/cases/{case_id}", response_model=CaseSummary, summary="Change a case's status")
+async def update_case(
+    case_id: uuid.UUID, patch: CasePatch, caller: Caller, session: Session, service: Service
+) -> CaseSummary:
+    return await service.update_case(session, caller, case_id, patch)
+
+
+@router.post(
+    "/cases/{case_id}/notes",
+    response_model=NoteOut,
+    status_code=status.HTTP_201_CREATED,
+    summary="Add a note; an Idempotency-Key makes retries safe",
+)
+async def add_note(
+    case_id: uuid.UUID,
+    note: NoteIn,
+    response: Response,
+    caller: Caller,
+    session: Session,
+    service: Service,
+    idempotency_key: Annotated[str | None, Header(max_length=256)] = None,
+) -> NoteOut:
+    created_note, created = await service.add_note(
+        session, caller, case_id, note.body, idempotency_key
+    )
+    if not created:
+        response.status_code = status.HTTP_200_OK
+    return created_note

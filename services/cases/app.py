@@ -1,0 +1,49 @@
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from libs.common.casestore.store import CaseStore
+from libs.common.db.engine import create_engine, create_session_factory
+from libs.common.http import ApiKeyAuthenticator, install_error_handlers
+from libs.common.kafka import create_broker, ensure_topics
+from libs.common.outbox import OutboxRelay
+from services.cases.api import router
+from services.cases.service import CaseService
+from services.cases.settings import CasesSettings
+
+
+def create_app(settings: CasesSettings) -> FastAPI:
+    engine = create_engine(settings.database)
+    sessions = create_session_factory(engine)
+    broker = create_broker(settings.kafka, client_id="cases")
+    relay = OutboxRelay(sessions, broker, settings.outbox)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await ensure_topics(settings.kafka)
+        await broker.connect()
+        relay.start()
+        try:
+            yield
+        finally:
+            await relay.stop()
+            await broker.stop()
+            await engine.dispose()
+
+    app = FastAPI(title="Casestream cases", version="1", lifespan=lifespan)
+    app.state.settings = settings
+    app.state.sessions = sessions
+    app.state.relay = relay
+    app.state.authenticator = ApiKeyAuthenticator(settings.cases.api_keys)
+    app.state.case_service = CaseService(CaseStore(source="casestream/cases"))
+    install_error_handlers(app)
+    app.include_router(router)
+
+    @app.get("/healthz", include_in_schema=False)
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    return app

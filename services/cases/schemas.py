@@ -1,0 +1,93 @@
+"""API shapes of the cases service."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from libs.common.contracts.cases import CaseStatus
+from libs.common.contracts.detections import Severity
+
+
+class CaseSummary(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    number: int
+    title: str
+    status: CaseStatus
+    severity: Severity
+    alert_count: int
+    host: str | None
+    rule_id: str | None
+    first_event_at: datetime | None
+    last_event_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+    acknowledged_at: datetime | None
+    resolved_at: datetime | None
+    closed_at: datetime | None
+
+
+class AlertSummary(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    detection_id: str
+    title: str
+    severity: Severity
+    rule_id: str
+    rule_name: str
+    host: str | None
+    source: str
+    event_time: datetime | None
+    effective_time: datetime
+    time_fallback: bool
+
+
+class TimelineEntry(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    event_id: uuid.UUID
+    type: str
+    actor: str
+    occurred_at: datetime
+    payload: dict[str, Any]
+
+
+class NoteOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    author: str
+    body: str
+    created_at: datetime
+
+
+class CaseDetail(CaseSummary):
+    description: str | None
+    alerts: list[AlertSummary]
+    alerts_truncated: bool
+    notes: list[NoteOut]
+    timeline: list[TimelineEntry]
+
+
+class CasePage(BaseModel):
+    items: list[CaseSummary]
+    next_cursor: str | None
+
+
+class CasePatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    status: CaseStatus
+    reason: str | None = Field(default=None, max_length=4_096)
+
+
+class NoteIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    body: str = Field(min_length=1, max_length=65_536)

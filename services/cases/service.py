@@ -1,0 +1,113 @@
+"""Case rules for the API. Reads go through the repository; every write goes through the
+case store, inside the request's transaction (this module never commits)."""
+
+from __future__ import annotations
+
+import base64
+import json
+import uuid
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from libs.common.casestore.store import CaseStore
+from libs.common.contracts.cases import CaseStatus
+from libs.common.contracts.detections import Severity
+from libs.common.errors import InvalidInput, NotFound
+from libs.common.http import Principal
+from services.cases import repository
+from services.cases.schemas import (
+    AlertSummary,
+    CaseDetail,
+    CasePage,
+    CasePatch,
+    CaseSummary,
+    NoteOut,
+    TimelineEntry,
+)
+
+MAX_ALERTS_IN_DETAIL = 1_000
+
+
+def encode_cursor(created_at: datetime, case_id: uuid.UUID) -> str:
+    raw = json.dumps([created_at.isoformat(), str(case_id)]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        created_at, case_id = json.loads(base64.urlsafe_b64decode(padded))
+        return datetime.fromisoformat(created_at), uuid.UUID(case_id)
+    except (ValueError, TypeError) as error:
+        raise InvalidInput("cursor is not one this API issued", cursor=cursor[:100]) from error
+
+
+class CaseService:
+    def __init__(self, store: CaseStore) -> None:
+        self._store = store
+
+    async def list_cases(
+        self,
+        session: AsyncSession,
+        caller: Principal,
+        *,
+        statuses: list[CaseStatus],
+        severities: list[Severity],
+        cursor: str | None,
+        limit: int,
+    ) -> CasePage:
+        rows = await repository.list_cases(
+            session,
+            caller.tenant_id,
+            statuses=[s.value for s in statuses],
+            severities=[s.value for s in severities],
+            after=decode_cursor(cursor) if cursor else None,
+            limit=limit + 1,
+        )
+        page, more = rows[:limit], len(rows) > limit
+        return CasePage(
+            items=[CaseSummary.model_validate(row) for row in page],
+            next_cursor=encode_cursor(page[-1].created_at, page[-1].id) if more else None,
+        )
+
+    async def get_case(
+        self, session: AsyncSession, caller: Principal, case_id: uuid.UUID
+    ) -> CaseDetail:
+        case = await repository.get_case(session, caller.tenant_id, case_id)
+        if case is None:
+            raise NotFound("case not found", case_id=str(case_id))
+        alerts = await repository.case_alerts(
+            session, caller.tenant_id, case_id, MAX_ALERTS_IN_DETAIL + 1
+        )
+        notes = await repository.case_notes(session, caller.tenant_id, case_id)
+        timeline = await repository.case_timeline(session, caller.tenant_id, case_id)
+        return CaseDetail(
+            **CaseSummary.model_validate(case).model_dump(),
+            description=case.description,
+            alerts=[AlertSummary.model_validate(a) for a in alerts[:MAX_ALERTS_IN_DETAIL]],
+            alerts_truncated=len(alerts) > MAX_ALERTS_IN_DETAIL,
+            notes=[NoteOut.model_validate(n) for n in notes],
+            timeline=[TimelineEntry.model_validate(e) for e in timeline],
+        )
+
+    async def update_case(
+        self, session: AsyncSession, caller: Principal, case_id: uuid.UUID, patch: CasePatch
+    ) -> CaseSummary:
+        case = await self._store.change_status(
+            session, caller.tenant_id, case_id, patch.status, caller.name, patch.reason
+        )
+        return CaseSummary.model_validate(case)
+
+    async def add_note(
+        self,
+        session: AsyncSession,
+        caller: Principal,
+        case_id: uuid.UUID,
+        body: str,
+        idempotency_key: str | None,
+    ) -> tuple[NoteOut, bool]:
+        note, created = await self._store.add_note(
+            session, caller.tenant_id, case_id, caller.name, body, idempotency_key
+        )
+        return NoteOut.model_validate(note), created

@@ -1,0 +1,38 @@
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from libs.common.http import ApiKeyAuthenticator, install_error_handlers
+from libs.common.kafka import create_broker, ensure_topics
+from services.ingest.api import router
+from services.ingest.service import IngestService
+from services.ingest.settings import IngestSettings
+
+
+def create_app(settings: IngestSettings) -> FastAPI:
+    broker = create_broker(settings.kafka, client_id="ingest")
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await ensure_topics(settings.kafka)
+        await broker.connect()
+        try:
+            yield
+        finally:
+            await broker.stop()
+
+    app = FastAPI(title="Casestream ingest", version="1", lifespan=lifespan)
+    app.state.settings = settings
+    app.state.authenticator = ApiKeyAuthenticator(settings.ingest.api_keys)
+    app.state.ingest_service = IngestService(broker)
+    install_error_handlers(app)
+    app.include_router(router)
+
+    @app.get("/healthz", include_in_schema=False)
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    return app

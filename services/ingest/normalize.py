@@ -1,0 +1,111 @@
+"""Native detection → DetectionV1. Pure functions, no I/O."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import datetime, timedelta
+from typing import Any
+
+from libs.common.contracts.detections import (
+    DetectionV1,
+    EntityType,
+    EntityV1,
+    MitreV1,
+    RuleRefV1,
+    Severity,
+)
+from services.ingest.schemas import NativeDetection
+
+FORMAT = "native"
+# Clock skew we tolerate before an event time counts as "in the future".
+FUTURE_TOLERANCE = timedelta(minutes=5)
+
+LEVEL_SEVERITY = {
+    "informational": Severity.INFO,
+    "info": Severity.INFO,
+    "low": Severity.LOW,
+    "medium": Severity.MEDIUM,
+    "high": Severity.HIGH,
+    "critical": Severity.CRITICAL,
+}
+OBSERVABLE_TYPES = {
+    "hostname": EntityType.HOST,
+    "fqdn": EntityType.HOST,
+    "ip": EntityType.IP,
+    "domain": EntityType.DOMAIN,
+    "url": EntityType.URL,
+    "hash": EntityType.HASH,
+    "filename": EntityType.FILE,
+    "file": EntityType.FILE,
+    "mail": EntityType.EMAIL,
+    "registry": EntityType.REGISTRY,
+    "user": EntityType.USER,
+    "user-account": EntityType.USER,
+}
+
+
+def fingerprint(document: dict[str, Any]) -> str:
+    """Deterministic id for a detection whose source gave none: same content, same id."""
+    canonical = json.dumps(document, sort_keys=True, separators=(",", ":"), default=str)
+    return "fp-" + hashlib.sha256(canonical.encode()).hexdigest()[:40]
+
+
+def normalize_native(
+    item: NativeDetection, document: dict[str, Any], tenant_id: str, now: datetime
+) -> DetectionV1:
+    event_time = item.timestamp
+    fallback = (
+        event_time is None or event_time.tzinfo is None or event_time > now + FUTURE_TOLERANCE
+    )
+    return DetectionV1(
+        tenant_id=tenant_id,
+        detection_id=item.detection_id or fingerprint(document),
+        source=item.source,
+        format=FORMAT,
+        title=item.rule.title,
+        description=item.rule.description,
+        rule=RuleRefV1(
+            id=item.rule.id, name=item.rule.title, source=item.source, level=item.rule.level
+        ),
+        severity=LEVEL_SEVERITY.get((item.rule.level or "").lower(), Severity.MEDIUM),
+        event_time=event_time if event_time is not None and event_time.tzinfo else None,
+        effective_time=now if fallback or event_time is None else event_time,
+        time_fallback=fallback,
+        ingested_at=now,
+        host=item.host.name if item.host else None,
+        mitre=MitreV1(tactics=item.mitre.tactics, techniques=item.mitre.techniques),
+        entities=_entities(item),
+        raw=document,
+    )
+
+
+def _entities(item: NativeDetection) -> list[EntityV1]:
+    found: list[EntityV1] = []
+    if item.host:
+        found.append(EntityV1(type=EntityType.HOST, value=item.host.name, role="target"))
+    _add(found, EntityType.USER, _text(item.user, "name"), "actor")
+    _add(found, EntityType.PROCESS, _text(item.process, "image"), "actor")
+    _add(found, EntityType.FILE, _text(item.file, "path"), "target")
+    _add(found, EntityType.REGISTRY, _text(item.registry, "key"), "target")
+    _add(found, EntityType.IP, _text(item.network, "src_ip"), "src")
+    _add(found, EntityType.IP, _text(item.network, "dst_ip"), "dst")
+    for observable in item.observables:
+        kind = OBSERVABLE_TYPES.get(observable.dataType.lower(), EntityType.OTHER)
+        _add(found, kind, observable.data, None)
+    return found
+
+
+def _add(found: list[EntityV1], kind: EntityType, value: str | None, role: str | None) -> None:
+    if not value:
+        return
+    if any(entity.type is kind and entity.value == value for entity in found):
+        return  # the same entity from a fixed field and an observable counts once
+    found.append(EntityV1(type=kind, value=value[:2_048], role=role))
+
+
+def _text(section: dict[str, Any] | None, field: str) -> str | None:
+    if not section:
+        return None
+    value = section.get(field)
+    return str(value) if value not in (None, "") else None

@@ -1,0 +1,139 @@
+"""Ingest rules: validate each item, normalize it, publish it, and say what happened to it.
+
+An item is reported `accepted` only once the broker acknowledged it (acks=all)."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+from typing import Any
+
+from faststream.kafka import KafkaBroker
+from pydantic import ValidationError
+
+from libs.common.contracts.detections import DETECTION_EVENT_TYPE, DetectionV1
+from libs.common.contracts.envelope import CloudEventAttributes
+from libs.common.contracts.topics import DETECTIONS
+from libs.common.errors import BrokerUnavailable, InvalidInput
+from libs.common.logging import get_logger
+from services.ingest.normalize import normalize_native
+from services.ingest.schemas import IngestResponse, ItemResult, ItemStatus, NativeDetection
+
+log = get_logger(__name__)
+SOURCE = "casestream/ingest"
+
+
+def describe_validation_error(error: ValidationError) -> str:
+    problems = []
+    for item in error.errors()[:5]:
+        where = ".".join(str(part) for part in item["loc"]) or "(root)"
+        problems.append(f"{where}: {item['msg']}")
+    return "; ".join(problems)
+
+
+def validate_item(
+    index: int, document: Any, tenant_id: str, now: datetime
+) -> DetectionV1 | ItemResult:
+    if not isinstance(document, dict):
+        return ItemResult(
+            index=index,
+            status=ItemStatus.REJECTED,
+            reason=f"invalid_detection: expected a JSON object, got {type(document).__name__}",
+        )
+    try:
+        native = NativeDetection.model_validate(document)
+        return normalize_native(native, document, tenant_id, now)
+    except ValidationError as error:
+        return ItemResult(
+            index=index,
+            detection_id=_claimed_id(document),
+            status=ItemStatus.REJECTED,
+            reason=f"invalid_detection: {describe_validation_error(error)}",
+        )
+
+
+class IngestService:
+    def __init__(self, broker: KafkaBroker) -> None:
+        self._broker = broker
+
+    async def ingest(self, tenant_id: str, documents: list[Any]) -> IngestResponse:
+        now = datetime.now(UTC)
+        results: list[ItemResult] = []
+        valid: list[tuple[int, DetectionV1]] = []
+        for index, document in enumerate(documents):
+            outcome = validate_item(index, document, tenant_id, now)
+            if isinstance(outcome, DetectionV1):
+                valid.append((index, outcome))
+            else:
+                results.append(outcome)
+        failures = await self._publish([detection for _, detection in valid])
+        for (index, detection), failure in zip(valid, failures, strict=True):
+            results.append(
+                ItemResult(
+                    index=index,
+                    detection_id=detection.detection_id,
+                    status=ItemStatus.REJECTED if failure else ItemStatus.ACCEPTED,
+                    reason=f"broker_unavailable: {failure}" if failure else None,
+                )
+            )
+        results.sort(key=lambda result: result.index)
+        response = IngestResponse(
+            accepted=sum(result.status is ItemStatus.ACCEPTED for result in results),
+            rejected=sum(result.status is ItemStatus.REJECTED for result in results),
+            items=results,
+        )
+        if any(failures):
+            raise BrokerUnavailable(
+                "the event broker did not acknowledge every detection; "
+                "items not accepted may be retried",
+                **response.model_dump(),
+            )
+        if not response.accepted:
+            raise InvalidInput("no detection in the request was valid", **response.model_dump())
+        log.info(
+            "ingest.accepted",
+            tenant_id=tenant_id,
+            accepted=response.accepted,
+            rejected=response.rejected,
+        )
+        return response
+
+    async def _publish(self, detections: list[DetectionV1]) -> list[str | None]:
+        """Publish all, wait for every ack; returns per-detection failure text or None."""
+        futures: list[asyncio.Future[Any] | BaseException] = []
+        for detection in detections:
+            attributes = CloudEventAttributes(
+                source=SOURCE,
+                type=DETECTION_EVENT_TYPE,
+                subject=detection.detection_id,
+                tenantid=detection.tenant_id,
+                time=detection.ingested_at,
+            )
+            try:
+                futures.append(
+                    await self._broker.publish(
+                        detection.model_dump_json().encode(),
+                        DETECTIONS.name,
+                        key=detection.partition_key(),
+                        headers=attributes.to_headers(),
+                        no_confirm=True,
+                    )
+                )
+            except Exception as error:
+                futures.append(error)
+        outcomes = await asyncio.gather(
+            *[f for f in futures if not isinstance(f, BaseException)], return_exceptions=True
+        )
+        pending = iter(outcomes)
+        failures: list[str | None] = []
+        for future in futures:
+            outcome = future if isinstance(future, BaseException) else next(pending)
+            failures.append(type(outcome).__name__ if isinstance(outcome, BaseException) else None)
+        if any(failures):
+            log.error("ingest.publish_failed", failed=sum(map(bool, failures)), total=len(failures))
+        return failures
+
+
+def _claimed_id(document: dict[str, Any]) -> str | None:
+    value = document.get("detection_id")
+    return value[:256] if isinstance(value, str) else None
