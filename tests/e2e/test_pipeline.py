@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import itertools
 import os
 import secrets
 import time
@@ -52,7 +53,7 @@ def expected_partition(
     for items in by_key.values():
         items.sort()
         current = [items[0][1]]
-        for (before, _), (when, detection_id) in zip(items, items[1:], strict=False):
+        for (before, _), (when, detection_id) in itertools.pairwise(items):
             if when - before > WINDOW:
                 cases.add(frozenset(current))
                 current = []
@@ -207,7 +208,8 @@ async def test_detections_become_cases_webhooks_and_playbook_notes(
             case = (await client.get(f"/api/v1/cases/{case_id}")).json()
             assert [n["author"] for n in case["notes"]] == ["executor-playbooks"]
             timeline = [e["type"] for e in case["timeline"]]
-            assert timeline[0] == "case.opened" and "case.note_added" in timeline
+            assert timeline[0] == "case.opened"
+            assert "case.note_added" in timeline
 
     # Every case change wrote exactly one audit event and one outbox row, all relayed.
     async def outbox_drained() -> bool:
