@@ -39,9 +39,7 @@ def tansu(run_dir: Path) -> Iterator[TansuBroker]:
 
 @pytest.fixture(scope="session")
 async def kafka_settings(tansu: TansuBroker) -> KafkaSettings:
-    settings = KafkaSettings(
-        bootstrap_servers=tansu.bootstrap_servers, topic_partitions=3, request_timeout_ms=5_000
-    )
+    settings = KafkaSettings(bootstrap_servers=tansu.bootstrap_servers, topic_partitions=3)
     await ensure_topics(settings)
     return settings
 

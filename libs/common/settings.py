@@ -24,7 +24,9 @@ class KafkaSettings(BaseModel):
     client_id: str = "casestream"
     # Tansu has no idempotent producer; acks=all is the strongest setting it supports.
     acks: str = "all"
-    request_timeout_ms: int = Field(default=10_000, ge=100)
+    # Also bounds a consumer's JoinGroup request, which Tansu answers only after about
+    # 6 s: below that a consumer never joins its group (it times out and retries).
+    request_timeout_ms: int = Field(default=10_000, ge=7_000)
     topic_partitions: int = Field(default=6, ge=1, le=256)
 
 

@@ -32,6 +32,18 @@ def _type_signature(node: Schema, root: Schema) -> Any:
     return ("type", node.get("type"), node.get("format"))
 
 
+def _variant_id(node: Schema, root: Schema) -> str:
+    """Discriminated variants are told apart by their constant tag (e.g. `type`), other
+    object variants by title, anything else by its type."""
+    resolved = _resolve(node, root)
+    for prop in resolved.get("properties", {}).values():
+        if "const" in prop:
+            return f"const:{prop['const']}"
+    if resolved.get("type") == "object" and "title" in resolved:
+        return f"object:{resolved['title']}"
+    return str(_type_signature(node, root))
+
+
 def breaking_changes(old: Schema, new: Schema, path: str = "$") -> list[str]:
     return _compare(old, new, old, new, path)
 
@@ -69,8 +81,8 @@ def _compare_variants(
     new_variants = new.get("oneOf") or new.get("anyOf")
     if new_variants is None:
         return [f"{path}: union became a single type"]
-    old_sigs = {str(_type_signature(v, old_root)): v for v in old_variants}
-    new_sigs = {str(_type_signature(v, new_root)): v for v in new_variants}
+    old_sigs = {_variant_id(v, old_root): v for v in old_variants}
+    new_sigs = {_variant_id(v, new_root): v for v in new_variants}
     problems = [f"{path}: variant removed: {sig}" for sig in old_sigs if sig not in new_sigs]
     for sig, old_variant in old_sigs.items():
         if sig in new_sigs:

@@ -1,0 +1,90 @@
+"""Unreadable input on detections.v1 goes to the DLQ with the original bytes and the
+reason, and does not block the detections behind it."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+
+import pytest
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from pydantic import SecretStr
+from sqlalchemy import text
+
+from libs.common.db.engine import SessionFactory
+from libs.common.settings import DatabaseSettings, KafkaSettings
+from services.alerting.app import create_app
+from services.alerting.settings import AlertingSection, AlertingSettings
+from tests.support.detections import detection
+
+
+@pytest.fixture
+async def alerting(kafka_settings: KafkaSettings, database_url: str) -> AsyncIterator[None]:
+    settings = AlertingSettings(
+        kafka=kafka_settings,
+        database=DatabaseSettings(url=SecretStr(database_url)),
+        alerting=AlertingSection(consumer_group=f"alerting-dlq-{uuid.uuid4().hex}"),
+    )
+    app = create_app(settings)
+    await app.start()
+    yield
+    await app.stop()
+
+
+async def test_bad_messages_are_dead_lettered_and_good_ones_processed(
+    alerting: None, kafka_settings: KafkaSettings, sessions: SessionFactory, tenant: str
+) -> None:
+    good = detection(tenant, "good-1")
+    producer = AIOKafkaProducer(bootstrap_servers=kafka_settings.bootstrap_servers)
+    await producer.start()
+    try:
+        marker = f"not json {tenant}".encode()
+        await producer.send_and_wait("detections.v1", marker, key=b"k")
+        spoofed = detection(tenant, "spoof").model_dump_json().encode()
+        await producer.send_and_wait(
+            "detections.v1", spoofed, key=b"k", headers=[("ce_tenantid", b"another-tenant")]
+        )
+        await producer.send_and_wait("detections.v1", good.model_dump_json().encode(), key=b"k")
+    finally:
+        await producer.stop()
+
+    consumer = AIOKafkaConsumer(
+        "detections.dlq.v1",
+        bootstrap_servers=kafka_settings.bootstrap_servers,
+        group_id=f"dlq-reader-{uuid.uuid4().hex}",
+        auto_offset_reset="earliest",
+    )
+    await consumer.start()
+    letters: dict[bytes, dict[str, bytes]] = {}
+    try:
+        async with asyncio.timeout(30):
+            while len(letters) < 2:
+                for records in (await consumer.getmany(timeout_ms=500)).values():
+                    for record in records:
+                        if record.value in (marker, spoofed):
+                            letters[record.value] = dict(record.headers)
+    finally:
+        await consumer.stop()
+    assert b"Invalid JSON" in letters[marker]["dlq_reason"]
+    assert letters[marker]["dlq_source_topic"] == b"detections.v1"
+    assert letters[marker]["dlq_offset"].isdigit()
+    assert b"does not match the payload" in letters[spoofed]["dlq_reason"]
+
+    async with asyncio.timeout(30):
+        while True:
+            async with sessions() as session:
+                stored = (
+                    (
+                        await session.execute(
+                            text("SELECT detection_id FROM alerts WHERE tenant_id = :t"),
+                            {"t": tenant},
+                        )
+                    )
+                    .scalars()
+                    .all()
+                )
+            if stored:
+                break
+            await asyncio.sleep(0.2)
+    assert stored == ["good-1"]

@@ -1,0 +1,98 @@
+"""Grouping against real Postgres: dedup, redelivery, and two writers racing on one key."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import text
+
+from libs.common.casestore.store import CaseStore
+from libs.common.contracts.detections import DetectionV1, Severity
+from libs.common.db.engine import SessionFactory, transaction
+from services.alerting.service import BatchOutcome, GroupingService
+from tests.support.detections import detection
+
+SERVICE = GroupingService(CaseStore("casestream/alerting-test"), window=timedelta(hours=1))
+
+
+async def process(sessions: SessionFactory, batch: list[DetectionV1]) -> BatchOutcome:
+    async with transaction(sessions) as session:
+        return await SERVICE.process(session, batch)
+
+
+async def state(sessions: SessionFactory, tenant: str) -> dict[str, Any]:
+    async with sessions() as session:
+        cases = (
+            await session.execute(
+                text(
+                    "SELECT c.id, c.alert_count, c.severity, array_agg(a.detection_id ORDER BY a.detection_id)"
+                    " AS ids FROM cases c JOIN alerts a ON a.case_id = c.id WHERE c.tenant_id = :t"
+                    " GROUP BY c.id ORDER BY min(a.detection_id)"
+                ),
+                {"t": tenant},
+            )
+        ).all()
+        events = await session.scalar(
+            text("SELECT count(*) FROM case_events WHERE tenant_id = :t"), {"t": tenant}
+        )
+    return {"cases": [(c.alert_count, c.severity, c.ids) for c in cases], "events": events}
+
+
+async def test_same_host_and_rule_share_a_case(sessions: SessionFactory, tenant: str) -> None:
+    batch = [
+        detection(tenant, "a1", minutes=0),
+        detection(tenant, "a2", minutes=30),
+        detection(tenant, "b1", rule="r2"),
+        detection(tenant, "c1", host="h2"),
+        detection(tenant, "a3", minutes=200),  # beyond the window: a new case
+    ]
+    outcome = await process(sessions, batch)
+    assert (outcome.stored, outcome.cases_opened) == (5, 4)
+    assert [ids for _, _, ids in (await state(sessions, tenant))["cases"]] == [
+        ["a1", "a2"],
+        ["a3"],
+        ["b1"],
+        ["c1"],
+    ]
+
+
+async def test_later_batches_grow_the_open_case(sessions: SessionFactory, tenant: str) -> None:
+    await process(sessions, [detection(tenant, "a1")])
+    outcome = await process(sessions, [detection(tenant, "a2", minutes=10, severity=Severity.HIGH)])
+    assert (outcome.cases_opened, outcome.cases_grown) == (0, 1)
+    current = await state(sessions, tenant)
+    assert current["cases"] == [(2, "high", ["a1", "a2"])]
+    assert current["events"] == 3  # opened, alert_attached, severity_upgraded
+
+
+async def test_redelivered_batch_changes_nothing(sessions: SessionFactory, tenant: str) -> None:
+    batch = [detection(tenant, f"d{i}", minutes=i) for i in range(20)]
+    await process(sessions, batch)
+    before = await state(sessions, tenant)
+    outcome = await process(sessions, batch)
+    assert (outcome.stored, outcome.duplicates) == (0, 20)
+    assert await state(sessions, tenant) == before
+
+
+async def test_duplicates_inside_one_batch_count_once(
+    sessions: SessionFactory, tenant: str
+) -> None:
+    outcome = await process(sessions, [detection(tenant, "x"), detection(tenant, "x")])
+    assert outcome.stored == 1
+    assert (await state(sessions, tenant))["cases"] == [(1, "medium", ["x"])]
+
+
+async def test_two_writers_racing_on_one_key_open_one_case(
+    sessions: SessionFactory, tenant: str
+) -> None:
+    # Two instances hold overlapping batches of the same key at the same moment.
+    first = [detection(tenant, f"d{i}", minutes=i) for i in range(0, 30)]
+    second = [detection(tenant, f"d{i}", minutes=i) for i in range(15, 45)]
+    for _ in range(3):
+        await asyncio.gather(process(sessions, first), process(sessions, second))
+    current = await state(sessions, tenant)
+    assert len(current["cases"]) == 1
+    assert current["cases"][0][0] == 45
+    assert current["cases"][0][2] == sorted(f"d{i}" for i in range(45))

@@ -1,0 +1,34 @@
+"""Build DetectionV1 messages for tests."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from libs.common.contracts.detections import DetectionV1, RuleRefV1, Severity
+
+T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+
+
+def detection(
+    tenant: str,
+    detection_id: str,
+    *,
+    host: str = "h1",
+    rule: str = "r1",
+    minutes: float = 0,
+    severity: Severity = Severity.MEDIUM,
+) -> DetectionV1:
+    at = T0 + timedelta(minutes=minutes)
+    return DetectionV1(
+        tenant_id=tenant,
+        detection_id=detection_id,
+        source="test",
+        format="native",
+        title=f"Rule {rule}",
+        rule=RuleRefV1(id=rule, name=f"Rule {rule}"),
+        severity=severity,
+        event_time=at,
+        effective_time=at,
+        ingested_at=T0,
+        host=host,
+    )
