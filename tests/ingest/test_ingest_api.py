@@ -1,0 +1,185 @@
+"""Ingest over real HTTP against the real broker: what a SIEM pipeline sees."""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import json
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from aiokafka import AIOKafkaConsumer
+from pydantic import SecretStr
+
+from libs.common.settings import ApiCredential, KafkaSettings
+from libs.embedded.tansu import TansuBroker
+from services.ingest.app import create_app
+from services.ingest.settings import IngestSection, IngestSettings
+from tests.support.corpus import read_detections
+from tests.support.http_server import serve
+
+KEY = "ingest-test-key"
+
+
+def settings_for(kafka: KafkaSettings, tenant: str) -> IngestSettings:
+    return IngestSettings(
+        kafka=kafka,
+        ingest=IngestSection(
+            api_keys=[ApiCredential(key=SecretStr(KEY), tenant=tenant, name="siem")],
+            max_batch_items=50,
+            max_body_bytes=200_000,
+        ),
+    )
+
+
+@pytest.fixture
+async def client(kafka_settings: KafkaSettings, tenant: str) -> AsyncIterator[httpx.AsyncClient]:
+    async with (
+        serve(create_app(settings_for(kafka_settings, tenant))) as url,
+        httpx.AsyncClient(base_url=url, headers={"authorization": f"Bearer {KEY}"}) as c,
+    ):
+        yield c
+
+
+@pytest.fixture(scope="module")
+def samples(shared_data: Path) -> list[dict[str, Any]]:
+    return list(read_detections(shared_data / "detections" / "sigma_regression.jsonl.gz"))[:60]
+
+
+async def read_published(kafka: KafkaSettings, tenant: str, count: int) -> list[Any]:
+    consumer = AIOKafkaConsumer(
+        "detections.v1",
+        bootstrap_servers=kafka.bootstrap_servers,
+        group_id=f"reader-{uuid.uuid4().hex}",
+        auto_offset_reset="earliest",
+    )
+    await consumer.start()
+    found: list[Any] = []
+    try:
+        async with asyncio.timeout(20):
+            while len(found) < count:
+                for records in (await consumer.getmany(timeout_ms=300)).values():
+                    found += [r for r in records if ("ce_tenantid", tenant.encode()) in r.headers]
+    finally:
+        await consumer.stop()
+    return found
+
+
+async def test_a_detection_is_accepted_and_published(
+    client: httpx.AsyncClient,
+    samples: list[dict[str, Any]],
+    kafka_settings: KafkaSettings,
+    tenant: str,
+) -> None:
+    response = await client.post("/api/v1/detections", json=samples[0])
+    assert response.status_code == 202
+    assert response.json() == {
+        "accepted": 1,
+        "rejected": 0,
+        "items": [
+            {
+                "index": 0,
+                "detection_id": samples[0]["detection_id"],
+                "status": "accepted",
+                "reason": None,
+            }
+        ],
+    }
+    (record,) = await read_published(kafka_settings, tenant, 1)
+    assert record.key == f"{tenant}:{samples[0]['host']['name']}".encode()
+    headers = dict(record.headers)
+    assert headers["ce_type"] == b"casestream.detection.v1"
+    assert headers["ce_subject"] == samples[0]["detection_id"].encode()
+    published = json.loads(record.value)
+    assert published["tenant_id"] == tenant  # from the API key, never from the body
+    assert published["rule"]["id"] == samples[0]["rule"]["id"]
+    assert published["raw"] == samples[0]
+
+
+async def test_a_mixed_batch_reports_each_item(
+    client: httpx.AsyncClient, samples: list[dict[str, Any]]
+) -> None:
+    broken = copy.deepcopy(samples[1])
+    del broken["rule"]["title"]
+    response = await client.post("/api/v1/detections", json=[samples[2], broken, "nonsense"])
+    assert response.status_code == 202
+    items = response.json()["items"]
+    assert [i["status"] for i in items] == ["accepted", "rejected", "rejected"]
+    assert items[1]["reason"] == "invalid_detection: rule.title: Field required"
+    assert items[1]["detection_id"] == broken["detection_id"]
+    assert "expected a JSON object" in items[2]["reason"]
+
+
+async def test_nothing_valid_is_a_422_naming_the_problem(client: httpx.AsyncClient) -> None:
+    response = await client.post("/api/v1/detections", json={"rule": {"id": "x"}})
+    assert response.status_code == 422
+    body = response.json()
+    assert body["code"] == "invalid_input"
+    assert body["details"]["items"][0]["reason"] == "invalid_detection: rule.title: Field required"
+
+
+async def test_missing_id_gets_a_stable_fingerprint(
+    client: httpx.AsyncClient, samples: list[dict[str, Any]]
+) -> None:
+    anonymous = {k: v for k, v in samples[3].items() if k != "detection_id"}
+    first = (await client.post("/api/v1/detections", json=anonymous)).json()
+    second = (await client.post("/api/v1/detections", json=anonymous)).json()
+    assert first["items"][0]["detection_id"].startswith("fp-")
+    assert first["items"][0]["detection_id"] == second["items"][0]["detection_id"]
+
+
+@pytest.mark.parametrize(
+    ("body", "headers", "status", "code"),
+    [
+        (b"{not json", {}, 422, "invalid_input"),
+        (b"[]", {}, 422, "invalid_input"),
+        (json.dumps([{}] * 51).encode(), {}, 413, "payload_too_large"),
+        (b"[" + b" " * 200_001 + b"]", {}, 413, "payload_too_large"),
+        (b"{}", {"content-type": "text/plain"}, 415, "unsupported_media_type"),
+    ],
+    ids=["bad-json", "empty", "too-many-items", "too-many-bytes", "wrong-type"],
+)
+async def test_bad_requests_are_named(
+    client: httpx.AsyncClient, body: bytes, headers: dict[str, str], status: int, code: str
+) -> None:
+    response = await client.post(
+        "/api/v1/detections",
+        content=body,
+        headers={"content-type": "application/json", **headers},
+    )
+    assert response.status_code == status
+    assert response.json()["code"] == code
+
+
+@pytest.mark.parametrize("authorization", [None, "Bearer wrong", "Basic abc"])
+async def test_requests_without_a_valid_key_are_refused(
+    client: httpx.AsyncClient, authorization: str | None
+) -> None:
+    headers = {"authorization": authorization} if authorization else {}
+    client.headers.pop("authorization")
+    response = await client.post("/api/v1/detections", json={}, headers=headers)
+    assert response.status_code == 401
+    assert response.json()["code"] == "unauthorized"
+
+
+async def test_broker_down_answers_503_and_accepts_nothing(
+    run_dir: Path, samples: list[dict[str, Any]], tenant: str
+) -> None:
+    broker = TansuBroker(run_dir / "tansu-503")
+    broker.start()
+    settings = settings_for(KafkaSettings(bootstrap_servers=broker.bootstrap_servers), tenant)
+    async with serve(create_app(settings)) as url:
+        broker.stop()
+        async with httpx.AsyncClient(base_url=url, timeout=60) as client:
+            response = await client.post(
+                "/api/v1/detections", json=samples[:3], headers={"authorization": f"Bearer {KEY}"}
+            )
+    assert response.status_code == 503
+    body = response.json()
+    assert body["code"] == "broker_unavailable"
+    assert body["details"]["accepted"] == 0
+    assert all(i["reason"].startswith("broker_unavailable") for i in body["details"]["items"])
