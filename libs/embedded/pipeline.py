@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import sys
@@ -66,7 +67,9 @@ def service_environment(config: PipelineConfig) -> dict[str, str]:
         "CASESTREAM__NOTIFIER__ALLOW_PRIVATE_TARGETS": "true",
         "CASESTREAM__EXECUTOR__CASES_API_URL": config.cases_url,
         "CASESTREAM__EXECUTOR__CASES_API_KEY": config.executor_key,
-        "CASESTREAM__EXECUTOR__ALLOW_PRIVATE_TARGETS": "true",
+        # The webhook URLs and the executor's credential belong to this one tenant.
+        "CASESTREAM__NOTIFIER__TENANTS": json.dumps([config.tenant]),
+        "CASESTREAM__EXECUTOR__TENANTS": json.dumps([config.tenant]),
     }
     env.update(config.extra_env)
     return env
@@ -97,7 +100,7 @@ class ServiceProcesses:
         for name, process in self.processes.items():
             if name in HTTP_SERVICES:
                 url = f"http://127.0.0.1:{ports[name]}/healthz"
-                process.wait_ready(lambda url=url: _http_ok(url), timeout, f"{name} /healthz")
+                process.wait_ready(functools.partial(_http_ok, url), timeout, f"{name} /healthz")
         time.sleep(0.2)
         dead = [name for name, process in self.processes.items() if not process.running]
         if dead:
