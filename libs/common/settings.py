@@ -28,6 +28,10 @@ class KafkaSettings(BaseModel):
     # 6 s: below that a consumer never joins its group (it times out and retries).
     request_timeout_ms: int = Field(default=10_000, ge=7_000)
     topic_partitions: int = Field(default=6, ge=1, le=256)
+    # Detections are a few KB each: aiokafka's 16 KB default batch would hold four of them
+    # and turn every HTTP batch into hundreds of produce requests.
+    producer_max_batch_bytes: int = Field(default=1_048_576, ge=16_384)
+    producer_linger_ms: int = Field(default=2, ge=0, le=1_000)
 
 
 class RedisSettings(BaseModel):
@@ -52,6 +56,16 @@ class ApiCredential(BaseModel):
     key: SecretStr
     tenant: str = Field(min_length=1, max_length=64)
     name: str = Field(min_length=1, max_length=128)
+
+
+class TenantScopedSection(BaseModel):
+    """A consumer whose configuration (webhook URLs, a service credential) belongs to some
+    tenants only. Empty means every tenant: right for a single-tenant install only."""
+
+    tenants: list[str] = Field(default_factory=list)
+
+    def covers(self, tenant_id: str) -> bool:
+        return not self.tenants or tenant_id in self.tenants
 
 
 class HttpServerSettings(BaseModel):

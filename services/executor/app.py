@@ -17,13 +17,8 @@ def create_app(settings: ExecutorSettings) -> FastStream:
     broker = create_broker(settings.kafka, client_id="executor")
     engine = create_engine(settings.database)
     http = httpx.AsyncClient(timeout=section.timeout_seconds, follow_redirects=False)
-    cases = CasesApiClient(
-        section.cases_api_url,
-        section.cases_api_key.get_secret_value(),
-        http,
-        allow_private=section.allow_private_targets,
-    )
-    runner = PlaybookRunner(BUILT_IN_PLAYBOOKS, create_session_factory(engine), cases)
+    cases = CasesApiClient(section.cases_api_url, section.cases_api_key.get_secret_value(), http)
+    runner = PlaybookRunner(BUILT_IN_PLAYBOOKS, create_session_factory(engine), cases, section)
     subscribe_case_events(broker, section.consumer_group, runner.on_event)
     app = FastStream(broker, logger=None)
 

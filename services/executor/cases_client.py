@@ -1,5 +1,10 @@
 """The executor acts on cases only through the cases REST API, with its service credential,
-so every change it makes is authorized and audited under the playbook's name."""
+so every change it makes is authorized and audited under the playbook's name.
+
+The API's base URL is operator configuration naming our own internal service (e.g.
+http://cases:8002), not a target a tenant or playbook author chose, so it is exempt from
+the SSRF guard. Playbook actions that call URLs from playbook content must go through
+libs.common.ssrf."""
 
 from __future__ import annotations
 
@@ -8,8 +13,6 @@ from typing import Any
 
 import httpx
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_exponential
-
-from libs.common.ssrf import check_outbound_url
 
 
 class CasesApiError(Exception):
@@ -24,23 +27,15 @@ class TransientCasesApiError(CasesApiError):
 
 class CasesApiClient:
     def __init__(
-        self,
-        base_url: str,
-        api_key: str,
-        http: httpx.AsyncClient,
-        *,
-        allow_private: bool,
-        attempts: int = 4,
+        self, base_url: str, api_key: str, http: httpx.AsyncClient, *, attempts: int = 4
     ) -> None:
         self._base_url = base_url.rstrip("/")
         self._headers = {"authorization": f"Bearer {api_key}"}
         self._http = http
-        self._allow_private = allow_private
         self._attempts = attempts
 
     async def add_note(self, case_id: uuid.UUID, body: str, idempotency_key: str) -> dict[str, Any]:
         url = f"{self._base_url}/api/v1/cases/{case_id}/notes"
-        await check_outbound_url(url, allow_private=self._allow_private)
         headers = {**self._headers, "idempotency-key": idempotency_key}
         retrying = AsyncRetrying(
             stop=stop_after_attempt(self._attempts),

@@ -8,6 +8,7 @@ from __future__ import annotations
 from libs.common.contracts.cases import CaseEventV1
 from libs.common.db.engine import SessionFactory, transaction
 from libs.common.logging import get_logger
+from libs.common.settings import TenantScopedSection
 from services.executor import repository
 from services.executor.cases_client import CasesApiClient, CasesApiError
 from services.executor.playbooks import Playbook
@@ -17,13 +18,20 @@ log = get_logger(__name__)
 
 class PlaybookRunner:
     def __init__(
-        self, playbooks: tuple[Playbook, ...], sessions: SessionFactory, cases: CasesApiClient
+        self,
+        playbooks: tuple[Playbook, ...],
+        sessions: SessionFactory,
+        cases: CasesApiClient,
+        scope: TenantScopedSection,
     ) -> None:
         self._playbooks = playbooks
         self._sessions = sessions
         self._cases = cases
+        self._scope = scope
 
     async def on_event(self, event: CaseEventV1) -> None:
+        if not self._scope.covers(event.tenant_id):
+            return  # the service credential cannot act on this tenant's cases
         for playbook in self._playbooks:
             if playbook.matches(event):
                 await self._run(playbook, event)

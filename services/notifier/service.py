@@ -59,7 +59,11 @@ class WebhookNotifier:
         self._signer = Webhook(secret) if secret else None
 
     def wants(self, event: CaseEventV1) -> bool:
-        return event.type in self._settings.event_types and bool(self._settings.webhook_urls)
+        return (
+            event.type in self._settings.event_types
+            and bool(self._settings.webhook_urls)
+            and self._settings.covers(event.tenant_id)
+        )
 
     async def notify(self, event: CaseEventV1) -> None:
         if not self.wants(event):

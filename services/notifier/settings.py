@@ -1,11 +1,11 @@
 from __future__ import annotations
 
-from pydantic import BaseModel, Field, SecretStr
+from pydantic import Field, SecretStr
 
-from libs.common.settings import CommonSettings
+from libs.common.settings import CommonSettings, TenantScopedSection
 
 
-class NotifierSection(BaseModel):
+class NotifierSection(TenantScopedSection):
     consumer_group: str = "notifier"
     webhook_urls: list[str] = Field(default_factory=list)
     # Standard Webhooks secret: "whsec_" + base64 of at least 24 random bytes.

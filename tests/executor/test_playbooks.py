@@ -16,7 +16,12 @@ from libs.common.casestore.store import CaseStore, NewCase
 from libs.common.contracts.cases import CaseOpenedV1, CaseStatus
 from libs.common.contracts.detections import Severity
 from libs.common.db.engine import SessionFactory, transaction
-from libs.common.settings import ApiCredential, DatabaseSettings, KafkaSettings
+from libs.common.settings import (
+    ApiCredential,
+    DatabaseSettings,
+    KafkaSettings,
+    TenantScopedSection,
+)
 from services.cases.app import create_app
 from services.cases.settings import CasesSection, CasesSettings
 from services.executor.cases_client import CasesApiClient
@@ -41,8 +46,10 @@ async def runner(
         ),
     )
     async with serve(create_app(settings)) as url, httpx.AsyncClient() as http:
-        client = CasesApiClient(url, SERVICE_KEY, http, allow_private=True, attempts=2)
-        yield PlaybookRunner(BUILT_IN_PLAYBOOKS, sessions, client)
+        client = CasesApiClient(url, SERVICE_KEY, http, attempts=2)
+        yield PlaybookRunner(
+            BUILT_IN_PLAYBOOKS, sessions, client, TenantScopedSection(tenants=[tenant])
+        )
 
 
 async def opened_case(sessions: SessionFactory, tenant: str, severity: Severity) -> CaseOpenedV1:
@@ -121,3 +128,11 @@ async def test_a_refused_call_is_recorded_as_failed(
     foreign = event.model_copy(update={"case_id": uuid.uuid4()})  # not visible to the key
     await runner.on_event(foreign)
     assert await notes_and_runs(sessions, tenant) == ([], ["failed"])
+
+
+async def test_tenants_outside_the_credential_are_skipped(
+    runner: PlaybookRunner, sessions: SessionFactory, tenant: str
+) -> None:
+    outsider = f"{tenant}-x"
+    await runner.on_event(await opened_case(sessions, outsider, Severity.CRITICAL))
+    assert await notes_and_runs(sessions, outsider) == ([], [])

@@ -48,7 +48,7 @@ async def receiver() -> AsyncIterator[tuple[WebhookReceiver, str]]:
 
 def notifier(sessions: SessionFactory, url: str, **overrides: object) -> WebhookNotifier:
     options: dict[str, object] = {"allow_private_targets": True, "max_attempts": 3, **overrides}
-    settings = NotifierSection(webhook_urls=[url], webhook_secret=SecretStr(SECRET), **options)  # type: ignore[arg-type]
+    settings = NotifierSection(webhook_urls=[url], webhook_secret=SecretStr(SECRET), **options)
     return WebhookNotifier(settings, sessions, httpx.AsyncClient(timeout=5))
 
 
@@ -60,7 +60,7 @@ async def deliveries(sessions: SessionFactory, tenant: str) -> list[tuple[str, i
             ),
             {"t": tenant},
         )
-    return [tuple(r) for r in rows.all()]  # type: ignore[misc]
+    return [tuple(r) for r in rows.all()]
 
 
 async def test_case_opened_is_delivered_signed(
@@ -132,3 +132,14 @@ async def test_other_event_types_are_not_sent(
     )
     await notifier(sessions, url).notify(attached)
     assert hooks.received == []
+
+
+async def test_events_of_tenants_outside_the_scope_are_not_sent(
+    receiver: tuple[WebhookReceiver, str], sessions: SessionFactory, tenant: str
+) -> None:
+    hooks, url = receiver
+    scoped = notifier(sessions, url, tenants=[f"{tenant}-other"])
+    await scoped.notify(opened(tenant))
+    assert hooks.received == []
+    await scoped.notify(opened(f"{tenant}-other"))
+    assert len(hooks.received) == 1
