@@ -38,6 +38,8 @@ def create_broker(settings: KafkaSettings, *, client_id: str) -> KafkaBroker:
         acks=acks,
         enable_idempotence=False,
         request_timeout_ms=settings.request_timeout_ms,
+        max_batch_size=settings.producer_max_batch_bytes,
+        linger_ms=settings.producer_linger_ms,
         graceful_timeout=15.0,
         logger=None,
     )
