@@ -70,7 +70,7 @@ async def database_url(postgres_server: str) -> AsyncIterator[str]:
 
 @pytest.fixture(scope="session")
 async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
-    engine = create_engine(DatabaseSettings(url=database_url))  # type: ignore[arg-type]
+    engine = create_engine(DatabaseSettings(url=database_url))
     yield engine
     await engine.dispose()
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
+from typing import Any
 
 import httpx
 import pytest
@@ -191,7 +192,7 @@ async def test_every_route_requires_a_key(
     ],
 )
 async def test_bad_list_parameters_are_named(
-    client: httpx.AsyncClient, params: dict[str, object], code: str
+    client: httpx.AsyncClient, params: dict[str, Any], code: str
 ) -> None:
     response = await client.get("/api/v1/cases", params=params)
     assert response.status_code == 422

@@ -1,0 +1,34 @@
+# The two commands a fresh machine needs: `make dev` (the whole stack, no containers)
+# and `make test` (the whole suite on real Postgres, Tansu and HTTP). Both install what
+# is missing first: uv (pinned), then the locked dependencies.
+
+PYTHON ?= python3
+UV_VERSION := 0.13.9
+UV := $(PYTHON) -m uv
+
+.PHONY: setup dev test lint format bench schemas
+
+setup:
+	@$(UV) --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet "uv==$(UV_VERSION)"
+	@$(UV) sync --frozen --quiet
+
+dev: setup  ## Tansu, Postgres (local or embedded), migrations and the five services
+	$(UV) run python -m libs.embedded $(ARGS)
+
+test: setup  ## the whole suite; starts its own Tansu and finds or starts Postgres
+	$(UV) run pytest $(ARGS)
+
+lint: setup
+	$(UV) run ruff check .
+	$(UV) run ruff format --check .
+	$(UV) run mypy libs services bench tests
+
+format: setup
+	$(UV) run ruff format .
+	$(UV) run ruff check --fix .
+
+bench: setup  ## replays ../shared/data through ingest and alerting; prints the figures
+	$(UV) run python -m bench.pipeline $(ARGS)
+
+schemas: setup  ## rewrite the contract snapshots after a compatible change
+	$(UV) run python -m libs.common.contracts
