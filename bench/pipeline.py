@@ -58,7 +58,11 @@ def published_sizes(detections: list[dict[str, Any]]) -> list[bytes]:
 
 
 async def post_corpus(
-    config: PipelineConfig, detections: list[dict[str, Any]], batch: int, concurrency: int
+    config: PipelineConfig,
+    detections: list[dict[str, Any]],
+    batch: int,
+    concurrency: int,
+    rate: float = 0,
 ) -> tuple[float, list[float]]:
     """Returns the seconds from the first request to the last 202, and per-request latency."""
     chunks = [detections[i : i + batch] for i in range(0, len(detections), batch)]
@@ -68,9 +72,15 @@ async def post_corpus(
     latencies: list[float] = []
     headers = {"authorization": f"Bearer {config.ingest_key}"}
 
+    sent = 0
+
     async def worker(client: httpx.AsyncClient) -> None:
+        nonlocal sent
         while not queue.empty():
             chunk = queue.get_nowait()
+            if rate:  # paced replay: hold each batch until its slot at `rate` detections/s
+                await asyncio.sleep(max(0.0, begin + sent / rate - time.perf_counter()))
+            sent += len(chunk)
             started = time.perf_counter()
             response = await client.post("/api/v1/detections", json=chunk, headers=headers)
             latencies.append(time.perf_counter() - started)
@@ -78,9 +88,9 @@ async def post_corpus(
                 raise RuntimeError(f"ingest refused a batch: {response.text[:500]}")
 
     async with httpx.AsyncClient(base_url=config.ingest_url, timeout=120) as client:
-        started = time.perf_counter()
+        begin = time.perf_counter()
         await asyncio.gather(*(worker(client) for _ in range(concurrency)))
-        return time.perf_counter() - started, latencies
+        return time.perf_counter() - begin, latencies
 
 
 async def warm_up(config: PipelineConfig, sample: dict[str, Any], dsn: str) -> None:
@@ -196,7 +206,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             await warm_up(config, detections[0], asyncpg_dsn(database_url))
             before = {name: read_process(pid) for name, pid in pids.items() if pid}
             post_seconds, request_latencies = await post_corpus(
-                config, detections, args.batch, args.concurrency
+                config, detections, args.batch, args.concurrency, args.rate
             )
             await wait_for_alerts(asyncpg_dsn(database_url), tenant, unique, within_seconds=600)
             after = {name: read_process(pid) for name, pid in pids.items() if pid}
@@ -241,6 +251,7 @@ def report(
         "unique_detections": unique,
         "cases": figures["cases"],
         "batch": args.batch,
+        "paced_rate_per_s": args.rate or "unpaced",
         "concurrency": args.concurrency,
         "kafka_produce_per_s": round(baseline.produce_per_second),
         "kafka_consume_per_s": round(baseline.consume_per_second),
@@ -269,12 +280,19 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=500)
     parser.add_argument("--concurrency", type=int, default=2)
     parser.add_argument("--limit", type=int, default=0, help="replay only the first N detections")
+    parser.add_argument(
+        "--rate",
+        type=float,
+        default=0,
+        help="pace the replay at this many detections/s (0: as fast as possible)",
+    )
     parser.add_argument("--log-level", default="WARNING")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
     args = parser.parse_args()
     result = asyncio.run(run(args))
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "pipeline-latest.json").write_text(json.dumps(result, indent=2) + "\n")
+    name = f"pipeline-{'paced' if args.rate else 'unpaced'}-latest.json"
+    (args.out / name).write_text(json.dumps(result, indent=2) + "\n")
 
 
 if __name__ == "__main__":

@@ -56,22 +56,23 @@ async def insert_alerts(session: AsyncSession, rows: Sequence[dict[str, Any]]) -
     """Insert alerts; a (tenant, detection_id) already stored is skipped, not an error."""
     if not rows:
         return []
+    # executemany form: one cached statement whatever the row count (a multi-row VALUES
+    # list is a new statement to compile for every batch size, which dominated alerting).
     statement = (
         insert(Alert)
-        .values(list(rows))
         .on_conflict_do_nothing(index_elements=["tenant_id", "detection_id"])
         .returning(col(Alert.id))
     )
-    return list((await session.execute(statement)).scalars())
+    return list((await session.execute(statement, list(rows))).scalars())
 
 
 async def insert_events(
     session: AsyncSession, events: Sequence[dict[str, Any]], outbox: Sequence[dict[str, Any]]
 ) -> None:
     if events:
-        await session.execute(insert(CaseEvent).values(list(events)))
+        await session.execute(insert(CaseEvent), list(events))
     if outbox:
-        await session.execute(insert(OutboxMessage).values(list(outbox)))
+        await session.execute(insert(OutboxMessage), list(outbox))
 
 
 async def insert_note(session: AsyncSession, values: dict[str, Any]) -> CaseNote | None:

@@ -76,13 +76,15 @@ class CaseStore:
                 "group_key": new.group_key,
                 "host": new.host,
                 "rule_id": new.rule_id,
-                "alert_count": 0,
+                # Callers dedup under their group locks, so every alert is normally new;
+                # the count is corrected below in the rare case one was not.
+                "alert_count": len(alerts),
                 "first_event_at": min(times) if times else None,
                 "last_event_at": max(times) if times else None,
             },
         )
         inserted = await repository.insert_alerts(session, _alert_rows(case.id, alerts))
-        if inserted:
+        if len(inserted) != len(alerts):
             case = await repository.update_case(
                 session, case.tenant_id, case.id, {"alert_count": len(inserted)}
             )
