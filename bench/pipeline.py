@@ -7,7 +7,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import secrets
 import tempfile
 import time
 import uuid
@@ -25,7 +24,6 @@ from libs.common.kafka import ensure_topics
 from libs.common.migrations import alembic_config
 from libs.common.settings import KafkaSettings
 from libs.embedded.pipeline import PipelineConfig, ServiceProcesses
-from libs.embedded.ports import free_port
 from libs.embedded.postgres import asyncpg_dsn, create_database, drop_database, resolve_server
 from libs.embedded.tansu import TansuBroker
 from services.ingest.normalize import normalize_native
@@ -185,16 +183,10 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         )
 
         tenant = f"bench-{uuid.uuid4().hex[:6]}"
-        config = PipelineConfig(
+        config = PipelineConfig.with_fresh_credentials(
             database_url=database_url,
             bootstrap_servers=broker.bootstrap_servers,
             tenant=tenant,
-            ingest_key=secrets.token_urlsafe(16),
-            analyst_key=secrets.token_urlsafe(16),
-            executor_key=secrets.token_urlsafe(16),
-            webhook_secret="",
-            ingest_port=free_port(),
-            cases_port=free_port(),
             log_dir=workdir / "logs",
             partitions=PARTITIONS,
             extra_env={"CASESTREAM__LOG__LEVEL": args.log_level},

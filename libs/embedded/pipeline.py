@@ -5,9 +5,11 @@
 
 from __future__ import annotations
 
+import base64
 import functools
 import json
 import os
+import secrets
 import sys
 import time
 import urllib.request
@@ -15,6 +17,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from libs.embedded.ports import free_port
 from libs.embedded.process import BackgroundProcess, EmbeddedStartError
 
 SERVICES = ("ingest", "alerting", "cases", "notifier", "executor")
@@ -37,6 +40,35 @@ class PipelineConfig:
     webhook_urls: list[str] = field(default_factory=list)
     partitions: int = 3
     extra_env: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def with_fresh_credentials(
+        cls,
+        *,
+        database_url: str,
+        bootstrap_servers: str,
+        tenant: str,
+        log_dir: Path,
+        webhook_urls: Iterable[str] = (),
+        partitions: int = 3,
+        extra_env: dict[str, str] | None = None,
+    ) -> PipelineConfig:
+        """New random keys, a new webhook secret and free ports: for tests and benchmarks."""
+        return cls(
+            database_url=database_url,
+            bootstrap_servers=bootstrap_servers,
+            tenant=tenant,
+            ingest_key=secrets.token_urlsafe(24),
+            analyst_key=secrets.token_urlsafe(24),
+            executor_key=secrets.token_urlsafe(24),
+            webhook_secret="whsec_" + base64.b64encode(os.urandom(32)).decode(),
+            ingest_port=free_port(),
+            cases_port=free_port(),
+            log_dir=log_dir,
+            webhook_urls=list(webhook_urls),
+            partitions=partitions,
+            extra_env=extra_env or {},
+        )
 
     @property
     def ingest_url(self) -> str:

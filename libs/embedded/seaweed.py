@@ -13,10 +13,9 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
 
 from libs.embedded.ports import LOOPBACK, free_ports, port_is_free
-from libs.embedded.process import BackgroundProcess, EmbeddedStartError
+from libs.embedded.process import BackgroundProcess, EmbeddedStartError, ManagedServer
 from libs.embedded.s3 import S3Endpoint
 
 
@@ -57,7 +56,7 @@ def weed_binary() -> str:
     return path
 
 
-class SeaweedServer:
+class SeaweedServer(ManagedServer):
     """Master, volume, filer and S3 gateway in one `weed server` process."""
 
     def __init__(
@@ -192,15 +191,3 @@ class SeaweedServer:
 
     def log_tail(self, lines: int = 40) -> str:
         return "" if self._process is None else self._process.log_tail(lines)
-
-    def __enter__(self) -> SeaweedServer:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()

@@ -6,12 +6,11 @@ import asyncio
 import os
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from types import TracebackType
 
 from aiokafka.client import AIOKafkaClient
 
 from libs.embedded.ports import LOOPBACK, free_port, port_is_free, tcp_accepts
-from libs.embedded.process import BackgroundProcess, EmbeddedStartError
+from libs.embedded.process import BackgroundProcess, EmbeddedStartError, ManagedServer
 from libs.embedded.s3 import S3Endpoint
 
 MEMORY_STORAGE = "memory://tansu/"
@@ -46,7 +45,7 @@ def _broker_answers_blocking(bootstrap_servers: str) -> bool:
         return pool.submit(asyncio.run, broker_answers(bootstrap_servers)).result()
 
 
-class TansuBroker:
+class TansuBroker(ManagedServer):
     """One Tansu broker on 127.0.0.1. `start()` returns once metadata requests succeed."""
 
     def __init__(
@@ -139,15 +138,3 @@ class TansuBroker:
 
     def log_tail(self, lines: int = 40) -> str:
         return "" if self._process is None else self._process.log_tail(lines)
-
-    def __enter__(self) -> TansuBroker:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()

@@ -8,7 +8,7 @@ import uuid
 from collections.abc import AsyncIterator
 
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaProducer
 from pydantic import SecretStr
 from sqlalchemy import text
 
@@ -17,6 +17,7 @@ from libs.common.settings import DatabaseSettings, KafkaSettings
 from services.alerting.app import create_app
 from services.alerting.settings import AlertingSection, AlertingSettings
 from tests.support.detections import detection
+from tests.support.kafka import read_until
 
 
 @pytest.fixture
@@ -49,23 +50,13 @@ async def test_bad_messages_are_dead_lettered_and_good_ones_processed(
     finally:
         await producer.stop()
 
-    consumer = AIOKafkaConsumer(
+    dead = await read_until(
+        kafka_settings.bootstrap_servers,
         "detections.dlq.v1",
-        bootstrap_servers=kafka_settings.bootstrap_servers,
-        group_id=f"dlq-reader-{uuid.uuid4().hex}",
-        auto_offset_reset="earliest",
+        lambda record: record.value in (marker, spoofed),
+        count=2,
     )
-    await consumer.start()
-    letters: dict[bytes, dict[str, bytes]] = {}
-    try:
-        async with asyncio.timeout(30):
-            while len(letters) < 2:
-                for records in (await consumer.getmany(timeout_ms=500)).values():
-                    for record in records:
-                        if record.value in (marker, spoofed):
-                            letters[record.value] = dict(record.headers)
-    finally:
-        await consumer.stop()
+    letters = {record.value: dict(record.headers) for record in dead}
     assert b"Invalid JSON" in letters[marker]["dlq_reason"]
     assert letters[marker]["dlq_source_topic"] == b"detections.v1"
     assert letters[marker]["dlq_offset"].isdigit()

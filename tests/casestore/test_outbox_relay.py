@@ -7,7 +7,6 @@ import asyncio
 import json
 import uuid
 
-from aiokafka import AIOKafkaConsumer
 from faststream.kafka import KafkaBroker
 from sqlalchemy import text
 
@@ -18,6 +17,7 @@ from libs.common.kafka import create_broker
 from libs.common.outbox import OutboxRelay
 from libs.common.settings import KafkaSettings, OutboxSettings
 from libs.embedded.ports import free_port
+from tests.support.kafka import header, read_until
 
 
 async def open_cases(sessions: SessionFactory, tenant: str, n: int) -> list[uuid.UUID]:
@@ -57,25 +57,14 @@ async def test_relay_publishes_and_marks_sent(
         await broker.stop()
     assert await unsent(sessions, tenant) == 0
 
-    consumer = AIOKafkaConsumer(
+    records = await read_until(
+        kafka_settings.bootstrap_servers,
         "cases.events.v1",
-        bootstrap_servers=kafka_settings.bootstrap_servers,
-        group_id=f"test-{uuid.uuid4().hex}",
-        auto_offset_reset="earliest",
+        lambda record: header(record, "ce_tenantid") == tenant.encode(),
+        count=3,
     )
-    await consumer.start()
-    mine: dict[str, dict[str, bytes]] = {}
-    try:
-        async with asyncio.timeout(20):
-            while len(mine) < 3:
-                for records in (await consumer.getmany(timeout_ms=500)).values():
-                    for record in records:
-                        headers = dict(record.headers)
-                        if headers.get("ce_tenantid") == tenant.encode():
-                            mine[record.key.decode()] = headers
-                            assert json.loads(record.value)["case_id"] == record.key.decode()
-    finally:
-        await consumer.stop()
+    mine = {record.key.decode(): dict(record.headers) for record in records}
+    assert all(json.loads(r.value)["case_id"] == r.key.decode() for r in records)
     assert set(mine) == {str(case_id) for case_id in case_ids}
     assert {h["ce_type"] for h in mine.values()} == {b"casestream.case.opened.v1"}
 

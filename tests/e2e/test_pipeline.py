@@ -6,10 +6,7 @@ through Tansu to the notifier (signed webhooks to a local receiver) and the exec
 from __future__ import annotations
 
 import asyncio
-import base64
 import itertools
-import os
-import secrets
 import time
 import uuid
 from collections import defaultdict
@@ -27,7 +24,6 @@ from standardwebhooks.webhooks import Webhook
 
 from libs.common.db.engine import SessionFactory
 from libs.embedded.pipeline import PipelineConfig, ServiceProcesses
-from libs.embedded.ports import free_port
 from libs.embedded.tansu import TansuBroker
 from tests.support.corpus import e2e_sample
 from tests.support.http_server import serve
@@ -98,16 +94,10 @@ async def pipeline(
 ) -> AsyncIterator[tuple[PipelineConfig, ServiceProcesses, WebhookReceiver]]:
     receiver = WebhookReceiver()
     async with serve(receiver.app()) as receiver_url:
-        config = PipelineConfig(
+        config = PipelineConfig.with_fresh_credentials(
             database_url=database_url,
             bootstrap_servers=tansu.bootstrap_servers,
             tenant=tenant,
-            ingest_key=secrets.token_urlsafe(24),
-            analyst_key=secrets.token_urlsafe(24),
-            executor_key=secrets.token_urlsafe(24),
-            webhook_secret="whsec_" + base64.b64encode(os.urandom(32)).decode(),
-            ingest_port=free_port(),
-            cases_port=free_port(),
             log_dir=run_dir / "e2e-logs",
             webhook_urls=[f"{receiver_url}/hook"],
             # A consumer group per test run, so earlier runs' offsets never interfere.

@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
 import copy
 import json
-import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from aiokafka import AIOKafkaConsumer
 from pydantic import SecretStr
 
 from libs.common.settings import ApiCredential, KafkaSettings
@@ -21,6 +18,7 @@ from services.ingest.app import create_app
 from services.ingest.settings import IngestSection, IngestSettings
 from tests.support.corpus import read_detections
 from tests.support.http_server import serve
+from tests.support.kafka import header, read_until
 
 KEY = "ingest-test-key"
 
@@ -51,22 +49,12 @@ def samples(shared_data: Path) -> list[dict[str, Any]]:
 
 
 async def read_published(kafka: KafkaSettings, tenant: str, count: int) -> list[Any]:
-    consumer = AIOKafkaConsumer(
+    return await read_until(
+        kafka.bootstrap_servers,
         "detections.v1",
-        bootstrap_servers=kafka.bootstrap_servers,
-        group_id=f"reader-{uuid.uuid4().hex}",
-        auto_offset_reset="earliest",
+        lambda record: header(record, "ce_tenantid") == tenant.encode(),
+        count,
     )
-    await consumer.start()
-    found: list[Any] = []
-    try:
-        async with asyncio.timeout(20):
-            while len(found) < count:
-                for records in (await consumer.getmany(timeout_ms=300)).values():
-                    found += [r for r in records if ("ce_tenantid", tenant.encode()) in r.headers]
-    finally:
-        await consumer.stop()
-    return found
 
 
 async def test_a_detection_is_accepted_and_published(
