@@ -4,7 +4,6 @@ database per run. Tests isolate themselves by tenant: every query filters on it.
 from __future__ import annotations
 
 import asyncio
-import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -19,8 +18,8 @@ from libs.common.migrations import alembic_config
 from libs.common.settings import DatabaseSettings, KafkaSettings
 from libs.embedded.postgres import create_database, database_name, drop_database, resolve_server
 from libs.embedded.tansu import TansuBroker
+from tests.support.postgres import postgres_server_url
 
-DEFAULT_SERVER = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
 
@@ -46,7 +45,7 @@ async def kafka_settings(tansu: TansuBroker) -> KafkaSettings:
 
 @pytest.fixture(scope="session")
 async def postgres_server(run_dir: Path) -> AsyncIterator[str]:
-    url = os.environ.get("CASESTREAM_TEST_POSTGRES", DEFAULT_SERVER)
+    url = postgres_server_url()
     server_url, embedded = await resolve_server(url, run_dir / "pg")
     yield server_url
     if embedded is not None:

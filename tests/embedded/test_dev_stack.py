@@ -3,6 +3,7 @@ started, used with the printed curl line and stopped with Ctrl-C (SIGINT)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import re
@@ -13,6 +14,7 @@ import stat
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,7 +23,9 @@ import pytest
 from libs.embedded.__main__ import parse_options
 from libs.embedded.dev_credentials import DevCredentials
 from libs.embedded.ports import free_ports, port_or_free, tcp_accepts
+from libs.embedded.postgres import drop_database, server_answers, with_database
 from libs.embedded.stack import DevStack, StackOptions
+from tests.support.postgres import postgres_server_url
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -63,6 +67,11 @@ def test_options_collect_repeated_webhooks() -> None:
 @pytest.fixture
 def stack_run(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], list[str]]]:
     ingest, cases, kafka = free_ports(3)
+    # A database of its own (the stack creates it), dropped afterwards: the developer's
+    # `casestream` database on this machine is left alone.
+    database = f"cs_devstack_{uuid.uuid4().hex[:8]}"
+    server = postgres_server_url()
+    database_env = {"CASESTREAM__DATABASE__URL": with_database(server, database)}
     argv = [
         sys.executable, "-m", "libs.embedded", "--state-dir", str(tmp_path),
         "--ingest-port", str(ingest), "--cases-port", str(cases), "--kafka-port", str(kafka),
@@ -70,7 +79,7 @@ def stack_run(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], list[str]
     # Its own process group, so a SIGINT to the group reaches it as Ctrl-C would.
     process = subprocess.Popen(  # noqa: S603 (fixed argv)
         argv, cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        start_new_session=True, env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        start_new_session=True, env={**os.environ, "PYTHONUNBUFFERED": "1", **database_env},
     )  # fmt: skip
     lines: list[str] = []
     yield process, lines
@@ -83,6 +92,8 @@ def stack_run(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], list[str]
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
+    if asyncio.run(server_answers(server)):
+        asyncio.run(drop_database(server, database))
 
 
 def _read_until_started(process: subprocess.Popen[str], lines: list[str], count: int) -> None:
