@@ -16,6 +16,7 @@ from libs.common.contracts.envelope import CloudEventAttributes
 from libs.common.contracts.topics import DETECTIONS
 from libs.common.errors import BrokerUnavailable, InvalidInput
 from libs.common.logging import get_logger
+from services.ingest.bodies import UnparseableLine
 from services.ingest.normalize import normalize_native
 from services.ingest.schemas import IngestResponse, ItemResult, ItemStatus, NativeDetection
 
@@ -34,6 +35,8 @@ def describe_validation_error(error: ValidationError) -> str:
 def validate_item(
     index: int, document: Any, tenant_id: str, now: datetime
 ) -> DetectionV1 | ItemResult:
+    if isinstance(document, UnparseableLine):
+        return ItemResult(index=index, status=ItemStatus.REJECTED, reason=document.reason)
     if not isinstance(document, dict):
         return ItemResult(
             index=index,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import gzip
 import json
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -171,3 +172,50 @@ async def test_broker_down_answers_503_and_accepts_nothing(
     assert body["code"] == "broker_unavailable"
     assert body["details"]["accepted"] == 0
     assert all(i["reason"].startswith("broker_unavailable") for i in body["details"]["items"])
+
+
+async def test_ndjson_reports_each_line(
+    client: httpx.AsyncClient, samples: list[dict[str, Any]]
+) -> None:
+    body = "\n".join([json.dumps(samples[4]), "{truncated", "", json.dumps(samples[5])]) + "\n"
+    response = await client.post(
+        "/api/v1/detections", content=body, headers={"content-type": "application/x-ndjson"}
+    )
+    assert response.status_code == 202
+    items = response.json()["items"]
+    assert [i["status"] for i in items] == ["accepted", "rejected", "accepted"]
+    assert items[1]["reason"].startswith("invalid_json: line 2:")
+
+
+async def test_gzip_bodies_are_accepted(
+    client: httpx.AsyncClient, samples: list[dict[str, Any]]
+) -> None:
+    body = gzip.compress(json.dumps(samples[6:9]).encode())
+    response = await client.post(
+        "/api/v1/detections",
+        content=body,
+        headers={"content-type": "application/json", "content-encoding": "gzip"},
+    )
+    assert response.status_code == 202
+    assert response.json()["accepted"] == 3
+
+
+@pytest.mark.parametrize(
+    ("body", "encoding", "status", "message"),
+    [
+        (gzip.compress(b"[" + b" " * 300_000 + b"]"), "gzip", 413, "decompressed"),
+        (b"\x1f\x8b not gzip at all", "gzip", 422, "not valid gzip"),
+        (b"{}", "br", 415, "Content-Encoding"),
+    ],
+    ids=["gzip-bomb", "corrupt-gzip", "unknown-encoding"],
+)
+async def test_bad_encodings_are_named(
+    client: httpx.AsyncClient, body: bytes, encoding: str, status: int, message: str
+) -> None:
+    response = await client.post(
+        "/api/v1/detections",
+        content=body,
+        headers={"content-type": "application/json", "content-encoding": encoding},
+    )
+    assert response.status_code == status
+    assert message in response.json()["message"]
