@@ -8,6 +8,9 @@ from fastapi import FastAPI
 from libs.common.http import ApiKeyAuthenticator, install_error_handlers
 from libs.common.kafka import create_broker, ensure_topics
 from services.ingest.api import router
+from services.ingest.handlers import register_raw_consumer
+from services.ingest.publisher import DetectionPublisher
+from services.ingest.raw import RawTopicIngest
 from services.ingest.service import IngestService
 from services.ingest.settings import IngestSettings
 
@@ -18,7 +21,8 @@ def create_app(settings: IngestSettings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await ensure_topics(settings.kafka)
-        await broker.connect()
+        # start() also starts the raw-topic subscriber when one is registered.
+        await broker.start()
         try:
             yield
         finally:
@@ -27,7 +31,10 @@ def create_app(settings: IngestSettings) -> FastAPI:
     app = FastAPI(title="Casestream ingest", version="1", lifespan=lifespan)
     app.state.settings = settings
     app.state.authenticator = ApiKeyAuthenticator(settings.ingest.api_keys)
-    app.state.ingest_service = IngestService(broker)
+    publisher = DetectionPublisher(broker)
+    app.state.ingest_service = IngestService(publisher)
+    if settings.ingest.consume_raw_topic:
+        register_raw_consumer(broker, settings.ingest, RawTopicIngest(publisher, broker))
     install_error_handlers(app)
     app.include_router(router)
 

@@ -4,24 +4,20 @@ An item is reported `accepted` only once the broker acknowledged it (acks=all)."
 
 from __future__ import annotations
 
-import asyncio
 from datetime import UTC, datetime
 from typing import Any
 
-from faststream.kafka import KafkaBroker
 from pydantic import ValidationError
 
-from libs.common.contracts.detections import DETECTION_EVENT_TYPE, DetectionV1
-from libs.common.contracts.envelope import CloudEventAttributes
-from libs.common.contracts.topics import DETECTIONS
+from libs.common.contracts.detections import DetectionV1
 from libs.common.errors import BrokerUnavailable, InvalidInput
 from libs.common.logging import get_logger
 from services.ingest.bodies import UnparseableLine
 from services.ingest.normalize import normalize_native
+from services.ingest.publisher import DetectionPublisher
 from services.ingest.schemas import IngestResponse, ItemResult, ItemStatus, NativeDetection
 
 log = get_logger(__name__)
-SOURCE = "casestream/ingest"
 
 
 def describe_validation_error(error: ValidationError) -> str:
@@ -56,8 +52,8 @@ def validate_item(
 
 
 class IngestService:
-    def __init__(self, broker: KafkaBroker) -> None:
-        self._broker = broker
+    def __init__(self, publisher: DetectionPublisher) -> None:
+        self._publisher = publisher
 
     async def ingest(self, tenant_id: str, documents: list[Any]) -> IngestResponse:
         now = datetime.now(UTC)
@@ -69,7 +65,7 @@ class IngestService:
                 valid.append((index, outcome))
             else:
                 results.append(outcome)
-        failures = await self._publish([detection for _, detection in valid])
+        failures = await self._publisher.publish([detection for _, detection in valid])
         for (index, detection), failure in zip(valid, failures, strict=True):
             results.append(
                 ItemResult(
@@ -100,41 +96,6 @@ class IngestService:
             rejected=response.rejected,
         )
         return response
-
-    async def _publish(self, detections: list[DetectionV1]) -> list[str | None]:
-        """Publish all, wait for every ack; returns per-detection failure text or None."""
-        futures: list[asyncio.Future[Any] | BaseException] = []
-        for detection in detections:
-            attributes = CloudEventAttributes(
-                source=SOURCE,
-                type=DETECTION_EVENT_TYPE,
-                subject=detection.detection_id,
-                tenantid=detection.tenant_id,
-                time=detection.ingested_at,
-            )
-            try:
-                futures.append(
-                    await self._broker.publish(
-                        detection.model_dump_json().encode(),
-                        DETECTIONS.name,
-                        key=detection.partition_key(),
-                        headers=attributes.to_headers(),
-                        no_confirm=True,
-                    )
-                )
-            except Exception as error:
-                futures.append(error)
-        outcomes = await asyncio.gather(
-            *[f for f in futures if not isinstance(f, BaseException)], return_exceptions=True
-        )
-        pending = iter(outcomes)
-        failures: list[str | None] = []
-        for future in futures:
-            outcome = future if isinstance(future, BaseException) else next(pending)
-            failures.append(type(outcome).__name__ if isinstance(outcome, BaseException) else None)
-        if any(failures):
-            log.error("ingest.publish_failed", failed=sum(map(bool, failures)), total=len(failures))
-        return failures
 
 
 def _claimed_id(document: dict[str, Any]) -> str | None:

@@ -1,0 +1,79 @@
+"""Ingest from `detections.raw.v1`: the Kafka way in, with the same validation as HTTP.
+
+Producers name the tenant in a `ce_tenantid` header (this topic is for trusted producers
+inside the cluster, guarded by Kafka ACLs). A record that cannot become a detection goes
+to `detections.dlq.v1` with its original bytes and the reason; the partition moves on."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from faststream.kafka import KafkaBroker
+
+from libs.common.contracts.detections import DetectionV1
+from libs.common.contracts.envelope import decode_headers
+from libs.common.errors import BrokerUnavailable
+from libs.common.kafka import publish_dead_letter
+from services.ingest.publisher import DetectionPublisher
+from services.ingest.service import validate_item
+
+TENANT_HEADERS = ("ce_tenantid", "tenant")
+
+
+@dataclass
+class RawBatchOutcome:
+    published: int = 0
+    dead_lettered: int = 0
+
+
+class RawTopicIngest:
+    def __init__(self, publisher: DetectionPublisher, broker: KafkaBroker) -> None:
+        self._publisher = publisher
+        self._broker = broker
+
+    async def ingest_records(self, records: tuple[Any, ...]) -> RawBatchOutcome:
+        """Dead-letter what is unusable, publish the rest; raises BrokerUnavailable if the
+        broker did not acknowledge every detection (the caller then retries the batch)."""
+        now = datetime.now(UTC)
+        outcome = RawBatchOutcome()
+        valid: list[DetectionV1] = []
+        for record in records:
+            headers = decode_headers(record.headers)
+            result = self._convert(record.value, headers, now)
+            if isinstance(result, DetectionV1):
+                valid.append(result)
+                continue
+            await publish_dead_letter(
+                self._broker,
+                value=record.value or b"",
+                key=record.key,
+                reason=result,
+                source_topic=record.topic,
+                partition=record.partition,
+                offset=record.offset,
+                headers=headers,
+            )
+            outcome.dead_lettered += 1
+        failures = await self._publisher.publish(valid)
+        if any(failures):
+            raise BrokerUnavailable("detections.v1 did not acknowledge the batch")
+        outcome.published = len(valid)
+        return outcome
+
+    def _convert(
+        self, value: bytes | None, headers: dict[str, str], now: datetime
+    ) -> DetectionV1 | str:
+        tenant_id = next((headers[h] for h in TENANT_HEADERS if headers.get(h)), None)
+        if tenant_id is None:
+            return "missing_tenant: set the ce_tenantid header"
+        try:
+            document = json.loads(value or b"")
+        except (json.JSONDecodeError, UnicodeDecodeError) as error:
+            return f"invalid_json: {error}"
+        result = validate_item(0, document, tenant_id, now)
+        if isinstance(result, DetectionV1):
+            return result
+        return result.reason or "invalid_detection"
