@@ -9,6 +9,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
+from libs.common.apikeys.store import KeyResolver
 from libs.common.errors import DomainError, Unauthorized
 from libs.common.settings import ApiCredential
 
@@ -17,6 +18,8 @@ from libs.common.settings import ApiCredential
 class Principal:
     tenant_id: str
     name: str
+    # The source an issued key belongs to (e.g. "splunk-prod"); None for configured keys.
+    source: str | None = None
 
 
 class ApiKeyAuthenticator:
@@ -25,7 +28,8 @@ class ApiKeyAuthenticator:
     Keys are kept only as SHA-256 digests after start-up, and looked up by digest, so the
     comparison never runs over the secret byte by byte."""
 
-    def __init__(self, credentials: list[ApiCredential]) -> None:
+    def __init__(self, credentials: list[ApiCredential], issued: KeyResolver | None = None) -> None:
+        self._issued = issued
         self._by_digest = {
             _digest(credential.key.get_secret_value()): Principal(
                 credential.tenant, credential.name
@@ -34,7 +38,7 @@ class ApiKeyAuthenticator:
             if credential.key.get_secret_value()
         }
 
-    def authenticate(self, request: Request) -> Principal:
+    async def authenticate(self, request: Request) -> Principal:
         key = request.headers.get("x-api-key")
         authorization = request.headers.get("authorization", "")
         scheme, _, token = authorization.partition(" ")
@@ -43,9 +47,12 @@ class ApiKeyAuthenticator:
         if not key:
             raise Unauthorized("missing API key: send 'Authorization: Bearer <key>'")
         principal = self._by_digest.get(_digest(key))
-        if principal is None:
+        if principal is not None:
+            return principal
+        resolved = await self._issued.resolve(key) if self._issued is not None else None
+        if resolved is None:
             raise Unauthorized("invalid API key")
-        return principal
+        return Principal(resolved.tenant_id, f"key:{resolved.prefix}", resolved.source)
 
 
 def _digest(key: str) -> str:

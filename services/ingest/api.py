@@ -15,8 +15,8 @@ from services.ingest.service import IngestService
 router = APIRouter(prefix="/api/v1")
 
 
-def principal(request: Request) -> Principal:
-    authenticated: Principal = request.app.state.authenticator.authenticate(request)
+async def principal(request: Request) -> Principal:
+    authenticated: Principal = await request.app.state.authenticator.authenticate(request)
     return authenticated
 
 

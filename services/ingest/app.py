@@ -5,8 +5,11 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from libs.common.apikeys.store import KeyResolver
+from libs.common.db.engine import create_engine, create_session_factory
 from libs.common.http import ApiKeyAuthenticator, install_error_handlers
 from libs.common.kafka import create_broker, ensure_topics
+from services.ingest.admin_api import router as admin_router
 from services.ingest.api import router
 from services.ingest.handlers import register_raw_consumer
 from services.ingest.publisher import DetectionPublisher
@@ -17,6 +20,8 @@ from services.ingest.settings import IngestSettings
 
 def create_app(settings: IngestSettings) -> FastAPI:
     broker = create_broker(settings.kafka, client_id="ingest")
+    engine = create_engine(settings.database)
+    sessions = create_session_factory(engine)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -27,16 +32,21 @@ def create_app(settings: IngestSettings) -> FastAPI:
             yield
         finally:
             await broker.stop()
+            await engine.dispose()
 
     app = FastAPI(title="Casestream ingest", version="1", lifespan=lifespan)
     app.state.settings = settings
-    app.state.authenticator = ApiKeyAuthenticator(settings.ingest.api_keys)
+    app.state.sessions = sessions
+    resolver = KeyResolver(sessions, settings.ingest.issued_key_cache_seconds)
+    app.state.authenticator = ApiKeyAuthenticator(settings.ingest.api_keys, resolver)
+    app.state.admin_authenticator = ApiKeyAuthenticator(settings.ingest.admin_api_keys)
     publisher = DetectionPublisher(broker)
     app.state.ingest_service = IngestService(publisher)
     if settings.ingest.consume_raw_topic:
         register_raw_consumer(broker, settings.ingest, RawTopicIngest(publisher, broker))
     install_error_handlers(app)
     app.include_router(router)
+    app.include_router(admin_router)
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:

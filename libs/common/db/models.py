@@ -180,3 +180,21 @@ class PlaybookRun(SQLModel, table=True):
     result: dict[str, Any] | None = Field(default=None, sa_column=json_column(nullable=True))
     started_at: datetime = Field(sa_column=tz_column(server_now=True))
     finished_at: datetime | None = Field(default=None, sa_column=tz_column(nullable=True))
+
+
+class ApiKey(SQLModel, table=True):
+    """A source credential. Only the SHA-256 digest of the key is kept: keys are 256-bit
+    random tokens, so a fast digest is as safe as a slow hash and costs nothing per call."""
+
+    __tablename__ = "api_keys"
+    __table_args__ = (Index("ix_api_keys_tenant_created", "tenant_id", "created_at"),)
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    tenant_id: str = Field(sa_column=tenant_column())
+    source: str = Field(max_length=128)
+    description: str | None = Field(default=None, max_length=1_024)
+    prefix: str = Field(max_length=16, unique=True)
+    digest: str = Field(max_length=64, unique=True)
+    created_by: str = Field(max_length=256)
+    created_at: datetime = Field(sa_column=tz_column(server_now=True))
+    revoked_at: datetime | None = Field(default=None, sa_column=tz_column(nullable=True))
