@@ -4,6 +4,7 @@ database per run. Tests isolate themselves by tenant: every query filters on it.
 from __future__ import annotations
 
 import asyncio
+import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -17,6 +18,7 @@ from libs.common.kafka import ensure_topics
 from libs.common.migrations import alembic_config
 from libs.common.settings import DatabaseSettings, KafkaSettings
 from libs.embedded.postgres import create_database, database_name, drop_database, resolve_server
+from libs.embedded.redis_check import redis_answers
 from libs.embedded.tansu import TansuBroker
 from tests.support.postgres import postgres_server_url
 
@@ -77,6 +79,14 @@ async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
 @pytest.fixture(scope="session")
 def sessions(engine: AsyncEngine) -> SessionFactory:
     return create_session_factory(engine)
+
+
+@pytest.fixture(scope="session")
+async def redis_url() -> str:
+    url = os.environ.get("CASESTREAM_TEST_REDIS", "redis://127.0.0.1:6379/0")
+    if not await redis_answers(url):
+        pytest.fail(f"no Redis answers at {url}; start the machine's Redis (see ENVIRONMENT.md)")
+    return url
 
 
 @pytest.fixture

@@ -14,6 +14,11 @@ class DomainError(Exception):
         super().__init__(message)
         self.message = message
         self.details = details
+        self.headers: dict[str, str] = {}
+
+    def with_headers(self, headers: dict[str, str]) -> DomainError:
+        self.headers = {**self.headers, **headers}
+        return self
 
     def to_body(self) -> dict[str, Any]:
         body: dict[str, Any] = {"code": self.code, "message": self.message}

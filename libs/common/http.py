@@ -61,7 +61,9 @@ def _digest(key: str) -> str:
 
 async def _render_domain_error(_: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, DomainError)
-    headers = {"WWW-Authenticate": "Bearer"} if error.status_code == 401 else None
+    headers = dict(error.headers)
+    if error.status_code == 401:
+        headers["WWW-Authenticate"] = "Bearer"
     return JSONResponse(error.to_body(), status_code=error.status_code, headers=headers)
 
 

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Request, status
 
 from libs.common.errors import PayloadTooLarge
 from libs.common.http import Principal
+from libs.common.ratelimit import DetectionRateLimiter
 from services.ingest.bodies import decompress, media_type, parse_documents
 from services.ingest.schemas import IngestResponse
 from services.ingest.service import IngestService
@@ -45,5 +46,7 @@ async def submit_detections(
     request: Request, caller: Annotated[Principal, Depends(principal)]
 ) -> IngestResponse:
     documents = await read_documents(request)
+    limiter: DetectionRateLimiter = request.app.state.rate_limiter
+    await limiter.consume(caller.tenant_id, caller.name, len(documents))
     service: IngestService = request.app.state.ingest_service
     return await service.ingest(caller.tenant_id, documents)

@@ -9,6 +9,7 @@ from libs.common.apikeys.store import KeyResolver
 from libs.common.db.engine import create_engine, create_session_factory
 from libs.common.http import ApiKeyAuthenticator, install_error_handlers
 from libs.common.kafka import create_broker, ensure_topics
+from libs.common.ratelimit import DetectionRateLimiter
 from services.ingest.admin_api import router as admin_router
 from services.ingest.api import router
 from services.ingest.handlers import register_raw_consumer
@@ -37,6 +38,11 @@ def create_app(settings: IngestSettings) -> FastAPI:
     app = FastAPI(title="Casestream ingest", version="1", lifespan=lifespan)
     app.state.settings = settings
     app.state.sessions = sessions
+    app.state.rate_limiter = DetectionRateLimiter(
+        settings.redis.url.get_secret_value(),
+        settings.ingest.rate_limit_per_key,
+        settings.ingest.rate_limit_per_tenant,
+    )
     resolver = KeyResolver(sessions, settings.ingest.issued_key_cache_seconds)
     app.state.authenticator = ApiKeyAuthenticator(settings.ingest.api_keys, resolver)
     app.state.admin_authenticator = ApiKeyAuthenticator(settings.ingest.admin_api_keys)
