@@ -81,27 +81,28 @@ def normalize_native(
 
 
 def _entities(item: NativeDetection) -> list[EntityV1]:
-    found: list[EntityV1] = []
-    if item.host:
-        found.append(EntityV1(type=EntityType.HOST, value=item.host.name, role="target"))
-    _add(found, EntityType.USER, _text(item.user, "name"), "actor")
-    _add(found, EntityType.PROCESS, _text(item.process, "image"), "actor")
-    _add(found, EntityType.FILE, _text(item.file, "path"), "target")
-    _add(found, EntityType.REGISTRY, _text(item.registry, "key"), "target")
-    _add(found, EntityType.IP, _text(item.network, "src_ip"), "src")
-    _add(found, EntityType.IP, _text(item.network, "dst_ip"), "dst")
+    # The same entity from a fixed field and an observable counts once; the first role
+    # seen wins. Keyed by (type, value): a detection can carry hundreds of observables.
+    found: dict[tuple[EntityType, str], EntityV1] = {}
+
+    def add(kind: EntityType, value: str | None, role: str | None) -> None:
+        if value and (kind, value) not in found:
+            found[(kind, value)] = EntityV1(type=kind, value=value[:2_048], role=role)
+
+    add(EntityType.HOST, item.host.name if item.host else None, "target")
+    add(EntityType.USER, _text(item.user, "name"), "actor")
+    add(EntityType.PROCESS, _text(item.process, "image"), "actor")
+    add(EntityType.FILE, _text(item.file, "path"), "target")
+    add(EntityType.REGISTRY, _text(item.registry, "key"), "target")
+    add(EntityType.IP, _text(item.network, "src_ip"), "src")
+    add(EntityType.IP, _text(item.network, "dst_ip"), "dst")
     for observable in item.observables:
-        kind = OBSERVABLE_TYPES.get(observable.dataType.lower(), EntityType.OTHER)
-        _add(found, kind, observable.data, None)
-    return found
-
-
-def _add(found: list[EntityV1], kind: EntityType, value: str | None, role: str | None) -> None:
-    if not value:
-        return
-    if any(entity.type is kind and entity.value == value for entity in found):
-        return  # the same entity from a fixed field and an observable counts once
-    found.append(EntityV1(type=kind, value=value[:2_048], role=role))
+        add(
+            OBSERVABLE_TYPES.get(observable.dataType.lower(), EntityType.OTHER),
+            observable.data,
+            None,
+        )
+    return list(found.values())
 
 
 def _text(section: dict[str, Any] | None, field: str) -> str | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from faststream.kafka import KafkaBroker
+from aiokafka import AIOKafkaProducer
 
 from libs.common.contracts.detections import DETECTION_EVENT_TYPE, DetectionV1
 from libs.common.contracts.envelope import CloudEventAttributes
@@ -16,41 +16,47 @@ log = get_logger(__name__)
 SOURCE = "casestream/ingest"
 
 
+def kafka_headers(detection: DetectionV1) -> list[tuple[str, bytes]]:
+    attributes = CloudEventAttributes(
+        source=SOURCE,
+        type=DETECTION_EVENT_TYPE,
+        subject=detection.detection_id,
+        tenantid=detection.tenant_id,
+        time=detection.ingested_at,
+    )
+    return [(name, value.encode()) for name, value in attributes.to_headers().items()]
+
+
 class DetectionPublisher:
-    def __init__(self, broker: KafkaBroker) -> None:
-        self._broker = broker
+    def __init__(self, producer: AIOKafkaProducer) -> None:
+        self._producer = producer
 
     async def publish(self, detections: list[DetectionV1]) -> list[str | None]:
-        """Publish all, wait for every ack; returns per-detection failure text or None."""
-        futures: list[asyncio.Future[Any] | BaseException] = []
+        """Publish all, wait for every ack; returns per-detection failure text or None.
+
+        When a send cannot even be queued (no broker), the rest are not tried: each would
+        wait out the same timeout, and none of them is reported accepted either way."""
+        futures: list[asyncio.Future[Any]] = []
+        refused: str | None = None
         for detection in detections:
-            attributes = CloudEventAttributes(
-                source=SOURCE,
-                type=DETECTION_EVENT_TYPE,
-                subject=detection.detection_id,
-                tenantid=detection.tenant_id,
-                time=detection.ingested_at,
-            )
             try:
                 futures.append(
-                    await self._broker.publish(
-                        detection.model_dump_json().encode(),
+                    await self._producer.send(
                         DETECTIONS.name,
+                        detection.model_dump_json().encode(),
                         key=detection.partition_key(),
-                        headers=attributes.to_headers(),
-                        no_confirm=True,
+                        headers=kafka_headers(detection),
                     )
                 )
             except Exception as error:
-                futures.append(error)
-        outcomes = await asyncio.gather(
-            *[f for f in futures if not isinstance(f, BaseException)], return_exceptions=True
-        )
-        pending = iter(outcomes)
-        failures: list[str | None] = []
-        for future in futures:
-            outcome = future if isinstance(future, BaseException) else next(pending)
-            failures.append(type(outcome).__name__ if isinstance(outcome, BaseException) else None)
+                refused = type(error).__name__
+                break
+        outcomes = await asyncio.gather(*futures, return_exceptions=True)
+        failures: list[str | None] = [
+            type(outcome).__name__ if isinstance(outcome, BaseException) else None
+            for outcome in outcomes
+        ]
+        failures += [refused] * (len(detections) - len(failures))
         if any(failures):
             log.error("ingest.publish_failed", failed=sum(map(bool, failures)), total=len(failures))
         return failures
