@@ -16,6 +16,7 @@ class IngestSection(HttpServerSettings):
     issued_key_cache_seconds: float = Field(default=10.0, ge=0, le=300)
     # Consume detections.raw.v1 in this process (off: an HTTP-only ingest instance).
     consume_raw_topic: bool = True
+    raw_consumer_group: str = "ingest-raw"
     # Counted in detections, in the `limits` notation ("N/second|minute|hour").
     rate_limit_per_key: str = "60000/minute"
     rate_limit_per_tenant: str = "120000/minute"
@@ -25,7 +26,6 @@ class IngestSection(HttpServerSettings):
     def _parses(cls, value: str) -> str:
         parse(value)  # raises ValueError naming the bad notation at start-up
         return value
-    raw_consumer_group: str = "ingest-raw"
 
 
 class IngestSettings(CommonSettings):
