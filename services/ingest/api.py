@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request, status
+from fastapi import APIRouter, Depends, Header, Query, Request, status
 
 from libs.common.errors import PayloadTooLarge
 from libs.common.http import Principal
 from libs.common.ratelimit import DetectionRateLimiter
 from services.ingest.bodies import decompress, media_type, parse_documents
 from services.ingest.schemas import IngestResponse
-from services.ingest.service import IngestService
+from services.ingest.service import IngestService, declared_format
 
 router = APIRouter(prefix="/api/v1")
 
@@ -43,10 +43,14 @@ async def read_documents(request: Request) -> list[Any]:
     summary="Submit detections: one JSON object, a JSON array, or NDJSON; gzip allowed",
 )
 async def submit_detections(
-    request: Request, caller: Annotated[Principal, Depends(principal)]
+    request: Request,
+    caller: Annotated[Principal, Depends(principal)],
+    format_query: Annotated[str | None, Query(alias="format", max_length=64)] = None,
+    format_header: Annotated[str | None, Header(alias="X-Casestream-Format", max_length=64)] = None,
 ) -> IngestResponse:
+    declared = declared_format(format_query or format_header)
     documents = await read_documents(request)
     limiter: DetectionRateLimiter = request.app.state.rate_limiter
     await limiter.consume(caller.tenant_id, caller.name, len(documents))
     service: IngestService = request.app.state.ingest_service
-    return await service.ingest(caller.tenant_id, documents)
+    return await service.ingest(caller.tenant_id, documents, declared)

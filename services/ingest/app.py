@@ -8,7 +8,7 @@ from fastapi import FastAPI
 from libs.common.apikeys.store import KeyResolver
 from libs.common.db.engine import create_engine, create_session_factory
 from libs.common.http import ApiKeyAuthenticator, install_error_handlers
-from libs.common.kafka import create_broker, create_producer, ensure_topics
+from libs.common.kafka import create_broker, ensure_topics
 from libs.common.ratelimit import DetectionRateLimiter
 from services.ingest.admin_api import router as admin_router
 from services.ingest.api import router
@@ -21,7 +21,6 @@ from services.ingest.settings import IngestSettings
 
 def create_app(settings: IngestSettings) -> FastAPI:
     broker = create_broker(settings.kafka, client_id="ingest")
-    producer = create_producer(settings.kafka, client_id="ingest-detections")
     engine = create_engine(settings.database)
     sessions = create_session_factory(engine)
 
@@ -29,13 +28,13 @@ def create_app(settings: IngestSettings) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await ensure_topics(settings.kafka)
         # start() also starts the raw-topic subscriber when one is registered.
-        await producer.start()
+        await publisher.start()
         await broker.start()
         try:
             yield
         finally:
             await broker.stop()
-            await producer.stop()
+            await publisher.stop()
             await engine.dispose()
 
     app = FastAPI(title="Casestream ingest", version="1", lifespan=lifespan)
@@ -49,7 +48,7 @@ def create_app(settings: IngestSettings) -> FastAPI:
     resolver = KeyResolver(sessions, settings.ingest.issued_key_cache_seconds)
     app.state.authenticator = ApiKeyAuthenticator(settings.ingest.api_keys, resolver)
     app.state.admin_authenticator = ApiKeyAuthenticator(settings.ingest.admin_api_keys)
-    publisher = DetectionPublisher(producer)
+    publisher = DetectionPublisher(settings.kafka)
     app.state.ingest_service = IngestService(publisher)
     if settings.ingest.consume_raw_topic:
         register_raw_consumer(broker, settings.ingest, RawTopicIngest(publisher, broker))

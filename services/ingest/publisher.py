@@ -10,7 +10,9 @@ from aiokafka import AIOKafkaProducer
 from libs.common.contracts.detections import DETECTION_EVENT_TYPE, DetectionV1
 from libs.common.contracts.envelope import CloudEventAttributes
 from libs.common.contracts.topics import DETECTIONS
+from libs.common.kafka import create_producer
 from libs.common.logging import get_logger
+from libs.common.settings import KafkaSettings
 
 log = get_logger(__name__)
 SOURCE = "casestream/ingest"
@@ -28,14 +30,27 @@ def kafka_headers(detection: DetectionV1) -> list[tuple[str, bytes]]:
 
 
 class DetectionPublisher:
-    def __init__(self, producer: AIOKafkaProducer) -> None:
-        self._producer = producer
+    def __init__(self, settings: KafkaSettings) -> None:
+        self._settings = settings
+        self._producer: AIOKafkaProducer | None = None
+
+    async def start(self) -> None:
+        # aiokafka binds a producer to the running loop: create it only once there is one.
+        self._producer = create_producer(self._settings, client_id="ingest-detections")
+        await self._producer.start()
+
+    async def stop(self) -> None:
+        if self._producer is not None:
+            await self._producer.stop()
+            self._producer = None
 
     async def publish(self, detections: list[DetectionV1]) -> list[str | None]:
         """Publish all, wait for every ack; returns per-detection failure text or None.
 
         When a send cannot even be queued (no broker), the rest are not tried: each would
         wait out the same timeout, and none of them is reported accepted either way."""
+        if self._producer is None:
+            raise RuntimeError("DetectionPublisher.start() was not awaited")
         futures: list[asyncio.Future[Any]] = []
         refused: str | None = None
         for detection in detections:

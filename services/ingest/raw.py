@@ -17,6 +17,7 @@ from libs.common.contracts.detections import DetectionV1
 from libs.common.contracts.envelope import decode_headers
 from libs.common.errors import BrokerUnavailable
 from libs.common.kafka import publish_dead_letter
+from services.ingest.adapters import AdapterError, adapter_named
 from services.ingest.publisher import DetectionPublisher
 from services.ingest.service import validate_item
 
@@ -73,7 +74,11 @@ class RawTopicIngest:
             document = json.loads(value or b"")
         except (json.JSONDecodeError, UnicodeDecodeError) as error:
             return f"invalid_json: {error}"
-        result = validate_item(0, document, tenant_id, now)
+        try:
+            declared = adapter_named(headers["format"]) if headers.get("format") else None
+        except AdapterError as error:
+            return f"invalid_format: {error.reason}"
+        result = validate_item(0, document, tenant_id, now, declared)
         if isinstance(result, DetectionV1):
             return result
         return result.reason or "invalid_detection"

@@ -7,30 +7,26 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from pydantic import ValidationError
-
 from libs.common.contracts.detections import DetectionV1
 from libs.common.errors import BrokerUnavailable, InvalidInput
 from libs.common.logging import get_logger
+from services.ingest.adapters import AdapterError, FormatAdapter, adapter_named, detect_adapter
 from services.ingest.bodies import UnparseableLine
-from services.ingest.normalize import normalize_native
 from services.ingest.publisher import DetectionPublisher
-from services.ingest.schemas import IngestResponse, ItemResult, ItemStatus, NativeDetection
+from services.ingest.schemas import IngestResponse, ItemResult, ItemStatus
 
 log = get_logger(__name__)
 
 
-def describe_validation_error(error: ValidationError) -> str:
-    problems = []
-    for item in error.errors()[:5]:
-        where = ".".join(str(part) for part in item["loc"]) or "(root)"
-        problems.append(f"{where}: {item['msg']}")
-    return "; ".join(problems)
-
-
 def validate_item(
-    index: int, document: Any, tenant_id: str, now: datetime
+    index: int,
+    document: Any,
+    tenant_id: str,
+    now: datetime,
+    declared: FormatAdapter | None = None,
 ) -> DetectionV1 | ItemResult:
+    """One document to a detection, or a rejection that names the problem. The client's
+    declared format wins; without one, the document's structure picks the adapter."""
     if isinstance(document, UnparseableLine):
         return ItemResult(index=index, status=ItemStatus.REJECTED, reason=document.reason)
     if not isinstance(document, dict):
@@ -40,27 +36,39 @@ def validate_item(
             reason=f"invalid_detection: expected a JSON object, got {type(document).__name__}",
         )
     try:
-        native = NativeDetection.model_validate(document)
-        return normalize_native(native, document, tenant_id, now)
-    except ValidationError as error:
+        adapter = declared or detect_adapter(document)
+        return adapter.normalize(document, tenant_id, now)
+    except AdapterError as error:
         return ItemResult(
             index=index,
             detection_id=_claimed_id(document),
             status=ItemStatus.REJECTED,
-            reason=f"invalid_detection: {describe_validation_error(error)}",
+            reason=f"invalid_detection: {error.reason}",
         )
+
+
+def declared_format(name: str | None) -> FormatAdapter | None:
+    """The adapter a client named, or None to sniff; an unknown name is the client's error."""
+    if not name:
+        return None
+    try:
+        return adapter_named(name.strip().lower())
+    except AdapterError as error:
+        raise InvalidInput(error.reason, format=name[:64]) from error
 
 
 class IngestService:
     def __init__(self, publisher: DetectionPublisher) -> None:
         self._publisher = publisher
 
-    async def ingest(self, tenant_id: str, documents: list[Any]) -> IngestResponse:
+    async def ingest(
+        self, tenant_id: str, documents: list[Any], declared: FormatAdapter | None = None
+    ) -> IngestResponse:
         now = datetime.now(UTC)
         results: list[ItemResult] = []
         valid: list[tuple[int, DetectionV1]] = []
         for index, document in enumerate(documents):
-            outcome = validate_item(index, document, tenant_id, now)
+            outcome = validate_item(index, document, tenant_id, now, declared)
             if isinstance(outcome, DetectionV1):
                 valid.append((index, outcome))
             else:

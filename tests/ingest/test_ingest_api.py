@@ -95,11 +95,13 @@ async def test_a_mixed_batch_reports_each_item(
 ) -> None:
     broken = copy.deepcopy(samples[1])
     del broken["rule"]["title"]
-    response = await client.post("/api/v1/detections", json=[samples[2], broken, "nonsense"])
+    response = await client.post(
+        "/api/v1/detections", json=[samples[2], broken, "nonsense"], params={"format": "native"}
+    )
     assert response.status_code == 202
     items = response.json()["items"]
     assert [i["status"] for i in items] == ["accepted", "rejected", "rejected"]
-    assert items[1]["reason"] == "invalid_detection: rule.title: Field required"
+    assert items[1]["reason"] == "invalid_detection: native: rule.title: Field required"
     assert items[1]["detection_id"] == broken["detection_id"]
     assert "expected a JSON object" in items[2]["reason"]
 
@@ -109,7 +111,28 @@ async def test_nothing_valid_is_a_422_naming_the_problem(client: httpx.AsyncClie
     assert response.status_code == 422
     body = response.json()
     assert body["code"] == "invalid_input"
-    assert body["details"]["items"][0]["reason"] == "invalid_detection: rule.title: Field required"
+    reason = body["details"]["items"][0]["reason"]
+    assert reason.startswith("invalid_detection: no known format matched the document")
+
+
+async def test_an_unknown_declared_format_is_refused_up_front(client: httpx.AsyncClient) -> None:
+    response = await client.post(
+        "/api/v1/detections", json={}, headers={"x-casestream-format": "qradar"}
+    )
+    assert response.status_code == 422
+    assert response.json()["message"].startswith("unknown format 'qradar'; known: ")
+
+
+async def test_other_formats_are_detected_and_normalized(
+    client: httpx.AsyncClient, shared_data: Path, kafka_settings: KafkaSettings, tenant: str
+) -> None:
+    alert = next(iter(read_detections(shared_data / "alerts" / "suricata_eve.jsonl.gz")))
+    response = await client.post("/api/v1/detections", json=alert)
+    assert response.status_code == 202
+    (record,) = await read_published(kafka_settings, tenant, 1)
+    published = json.loads(record.value)
+    assert (published["format"], published["source"]) == ("suricata", "suricata")
+    assert published["rule"]["name"] == alert["alert"]["signature"]
 
 
 async def test_missing_id_gets_a_stable_fingerprint(

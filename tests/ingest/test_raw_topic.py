@@ -66,5 +66,5 @@ async def test_raw_records_are_normalized_or_dead_lettered(
     reasons = {r.value: header(r, "dlq_reason") or b"" for r in letters}
     assert reasons[untenanted].startswith(b"missing_tenant")
     assert reasons[not_json].startswith(b"invalid_json")
-    assert reasons[invalid].startswith(b"invalid_detection: rule.id: Field required")
+    assert reasons[invalid].startswith(b"invalid_detection: no known format matched")
     assert {header(r, "dlq_source_topic") for r in letters} == {b"detections.raw.v1"}

@@ -9,9 +9,9 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from pydantic import ValidationError
-from services.ingest.adapters.fields import EntityBag, MitreSet, clip
 
 from libs.common.contracts.detections import DetectionV1, MitreV1, RuleRefV1, Severity
+from services.ingest.adapters.fields import EntityBag, MitreSet, clip
 from services.ingest.normalize import FUTURE_TOLERANCE, fingerprint
 
 # Contract limits of DetectionV1 / RuleRefV1, applied before validation so that a long
@@ -30,6 +30,15 @@ class AdapterError(ValueError):
     @property
     def reason(self) -> str:
         return str(self)
+
+
+def describe_validation_error(error: ValidationError) -> str:
+    """Pydantic's problems as `field.path: message; ...`, at most five of them."""
+    problems = []
+    for item in error.errors()[:5]:
+        where = ".".join(str(part) for part in item["loc"]) or "(root)"
+        problems.append(f"{where}: {item['msg']}")
+    return "; ".join(problems)
 
 
 def reject(format_name: str, problem: str) -> AdapterError:

@@ -1,20 +1,25 @@
-"""Elastic Security alerts and other ECS alert documents → DetectionV1.
+"""Elastic Security alerts and other ECS alert documents -> DetectionV1.
 
-Field names are read nested or dotted (`kibana.alert.rule.name` as one key, as the
-alerts index stores it, or as nested objects), and 7.x `signal.*` alerts are accepted.
+Fields are read nested or dotted (`kibana.alert.rule.name` as one key, as the alerts
+index stores it, or as nested objects); 7.x `signal.*` alerts are accepted too.
 
-| DetectionV1 | from |
-| --- | --- |
-| detection_id | `kibana.alert.uuid`, `_id`, else content fingerprint |
-| time | `kibana.alert.original_time` (the source event), `signal.original_time`, `@timestamp` |
-| title / description | `kibana.alert.rule.name`, `signal.rule.name`, `rule.name`, `message` / `kibana.alert.reason`, rule description |
-| rule | `kibana.alert.rule.rule_id` (stable across spaces), `.uuid`, `signal.rule.rule_id`, `rule.id` |
-| source | "elastic-security" for Kibana alerts, else `event.module`, `observer.product`, "ecs" |
-| severity | `kibana.alert.severity` / `signal.rule.severity` words; else the risk bands below |
-| priority | risk score 0–100 (`kibana.alert.risk_score`, `signal.rule.risk_score`, `event.risk_score`, numeric `event.severity`) ÷ 10; Elastic's bands 0–20 info, 21–46 low, 47–72 medium, 73–98 high, 99+ critical |
-| host | `host.name`, `host.hostname` |
-| entities | host, user (+ user.target), process (+ parent, hashes), file, source/destination ip and domain, url, dns question, email from/to, registry path |
-| mitre | `threat[]` and `kibana.alert.rule.threat[]` tactic names, technique and subtechnique ids |"""
+- detection_id: `kibana.alert.uuid`, `_id`, else the content fingerprint.
+- time: `kibana.alert.original_time` (the source event), `signal.original_time`,
+  `@timestamp`.
+- title: `kibana.alert.rule.name`, `signal.rule.name`, `rule.name`, `message`;
+  description: `kibana.alert.reason`, the rule description.
+- rule: the source rule `rule.id` when a promotion rule renamed the alert, else
+  `kibana.alert.rule.rule_id` (stable across spaces), `.uuid`, `signal.rule.rule_id`.
+- source: "elastic-security" for Kibana alerts, else `event.module`, `observer.product`.
+- severity: `kibana.alert.severity` / `signal.rule.severity` words; else Elastic's risk
+  bands: 0-20 info, 21-46 low, 47-72 medium, 73-98 high, 99+ critical.
+- priority: risk score 0-100 (`kibana.alert.risk_score`, `signal.rule.risk_score`,
+  `event.risk_score`, numeric `event.severity`) / 10, rounded.
+- host: `host.name`, `host.hostname`.
+- entities: host, user (+ user.target), process (+ parent, hashes), file (+ hashes),
+  source/destination ip and domain, url, dns question, email from/to, registry path.
+- mitre: `threat[]`, `kibana.alert.rule.threat[]`: tactic names, technique and
+  subtechnique ids."""
 
 from __future__ import annotations
 
@@ -31,8 +36,8 @@ from services.ingest.adapters.fields import (
     as_int,
     as_list,
     first_text,
+    first_time,
     lookup,
-    parse_time,
     severity_word,
     texts,
 )
@@ -96,12 +101,8 @@ class EcsAdapter:
             rule_level=first_text(get("kibana.alert.severity"), get("signal.rule.severity")),
             severity=severity,
             priority=priority,
-            event_time=parse_time(
-                first_text(
-                    get("kibana.alert.original_time"),
-                    get("signal.original_time"),
-                    get("@timestamp"),
-                )
+            event_time=first_time(
+                get("kibana.alert.original_time"), get("signal.original_time"), get("@timestamp")
             ),
             host=first_text(get("host.name"), get("host.hostname")),
             mitre=_mitre(document),
@@ -135,9 +136,7 @@ def _severity(get: Getter) -> tuple[Severity, int | None]:
         ),
         None,
     )
-    word = severity_word(get("kibana.alert.severity")) or severity_word(
-        get("signal.rule.severity")
-    )
+    word = severity_word(get("kibana.alert.severity")) or severity_word(get("signal.rule.severity"))
     priority = round(risk / 10) if risk is not None else None
     if word is not None:
         return word, priority

@@ -82,7 +82,9 @@ def text(value: Any) -> str | None:
     """A non-empty string from a string or a number; None for anything else."""
     if isinstance(value, bool) or value is None:
         return None
-    if isinstance(value, int | float) and not (isinstance(value, float) and not math.isfinite(value)):
+    if isinstance(value, int | float) and not (
+        isinstance(value, float) and not math.isfinite(value)
+    ):
         return str(value)
     if isinstance(value, str):
         stripped = value.strip()
@@ -148,14 +150,23 @@ def parse_time(value: Any) -> datetime | None:
         return None
 
 
+def first_time(*values: Any) -> datetime | None:
+    """The first value that reads as a time, so one garbled field does not hide a good one."""
+    for value in values:
+        found = parse_time(value)
+        if found is not None:
+            return found
+    return None
+
+
 def severity_word(value: Any) -> Severity | None:
     word = text(value)
     return SEVERITY_WORDS.get(word.lower()) if word else None
 
 
 def severity_for_priority(priority: int) -> Severity:
-    """Our 0–10 priority scale read as a severity: 0–1 info, 2–3 low, 4–6 medium,
-    7–8 high, 9–10 critical."""
+    """Our 0-10 priority scale read as a severity: 0-1 info, 2-3 low, 4-6 medium,
+    7-8 high, 9-10 critical."""
     if priority <= 1:
         return Severity.INFO
     if priority <= 3:

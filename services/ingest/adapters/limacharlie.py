@@ -1,17 +1,18 @@
 """LimaCharlie detections (the `detect` output stream; also the `{"action": "report",
-"data": {...}}` wrapper some outputs send) → DetectionV1.
+"data": {...}}` wrapper some outputs send) -> DetectionV1.
 
-| DetectionV1 | from |
-| --- | --- |
-| detection_id | `detect_id`, else content fingerprint |
-| time | `routing.event_time` (epoch ms of the triggering event), `detect.routing.event_time`, `gen_time`, `ts` |
-| title | `cat` |
-| rule | `source_rule`, `detect_mtd.rule_name`, else `cat` |
-| source | "limacharlie" (LimaCharlie's own `source` names a rule namespace or the sensor) |
-| severity, priority | `priority` 0–10 taken as is (values outside are clamped); severity from it: 0–1 info, 2–3 low, 4–6 medium, 7–8 high, 9–10 critical; no priority: `detect_mtd.level` word, else medium |
-| host | `routing.hostname` (the sensor's host, which is the endpoint for EDR) |
-| entities | routing hostname/int_ip/ext_ip, the event's FILE_PATH/COMMAND_LINE image, USER_NAME, HASH, PARENT, DOMAIN_NAME, IP_ADDRESS, and the rule's `detect_data` IOCs |
-| mitre | `detect_mtd.tags` / `rule_tags` (Sigma style), `detect_mtd.mitre` / `technique` ids |"""
+- detection_id: `detect_id`, else the content fingerprint.
+- time: `routing.event_time` (epoch ms of the triggering event, also under
+  `detect.routing`), `gen_time`, `detect.ts`.
+- title: `cat`; rule: `source_rule`, `detect_mtd.rule_name`, else `cat`.
+- source: "limacharlie" (LimaCharlie's own `source` names a rule namespace or a sensor).
+- severity/priority: `priority` 0-10 taken as is (values outside are clamped), severity
+  read from it: 0-1 info, 2-3 low, 4-6 medium, 7-8 high, 9-10 critical. Without a
+  priority: the `detect_mtd.level` word, else medium.
+- host: `routing.hostname` (the sensor's host, which is the endpoint for EDR).
+- entities: routing hostname/int_ip/ext_ip; the event's FILE_PATH, HASH, USER_NAME,
+  PARENT, DOMAIN_NAME, IP_ADDRESS; the rule's `detect_data` IOCs.
+- mitre: `detect_mtd.tags` / `rule_tags` (Sigma style), `detect_mtd.mitre|technique`."""
 
 from __future__ import annotations
 
@@ -27,8 +28,8 @@ from services.ingest.adapters.fields import (
     as_int,
     as_list,
     first_text,
+    first_time,
     ip_text,
-    parse_time,
     severity_for_priority,
     severity_word,
     text,
@@ -84,9 +85,11 @@ class LimaCharlieAdapter:
             rule_level=first_text(meta.get("level"), body.get("priority")),
             severity=severity,
             priority=priority,
-            event_time=parse_time(routing.get("event_time"))
-            or parse_time(body.get("gen_time"))
-            or parse_time(as_dict(body.get("detect")).get("ts")),
+            event_time=first_time(
+                routing.get("event_time"),
+                body.get("gen_time"),
+                as_dict(body.get("detect")).get("ts"),
+            ),
             host=text(routing.get("hostname")),
             mitre=_mitre(body, meta),
             entities=_entities(body, routing),

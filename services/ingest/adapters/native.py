@@ -13,7 +13,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from libs.common.contracts.detections import DetectionV1
-from services.ingest.adapters.base import reject
+from services.ingest.adapters.base import describe_validation_error, reject
 from services.ingest.normalize import normalize_native
 from services.ingest.schemas import NativeDetection
 
@@ -30,17 +30,7 @@ class NativeAdapter:
             item = NativeDetection.model_validate(document)
             return normalize_native(item, document, tenant_id, now)
         except ValidationError as error:
-            raise reject(self.name, _describe(error)) from error
-
-
-def _describe(error: ValidationError) -> str:
-    # Same wording as the service's describe_validation_error, so existing clients keep
-    # seeing `rule.title: Field required`.
-    problems = []
-    for item in error.errors()[:5]:
-        where = ".".join(str(part) for part in item["loc"]) or "(root)"
-        problems.append(f"{where}: {item['msg']}")
-    return "; ".join(problems)
+            raise reject(self.name, describe_validation_error(error)) from error
 
 
 ADAPTER = NativeAdapter()

@@ -1,16 +1,18 @@
-"""OCSF Detection Finding (class_uid 2004, schema 1.1+) → DetectionV1.
+"""OCSF Detection Finding (class_uid 2004, schema 1.1+) -> DetectionV1.
 
-| DetectionV1 | from |
-| --- | --- |
-| detection_id | `finding_info.uid`, `metadata.uid`, else content fingerprint |
-| time | `time_dt`, `time` (epoch ms), `finding_info.created_time(_dt)` |
-| title / description | `finding_info.title` (else `message`) / `finding_info.desc` |
-| rule | `finding_info.analytic.uid|name`, else the first `finding_info.types`, else title |
-| source | `metadata.product.name`, else `metadata.product.vendor_name`, else "ocsf" |
-| severity, priority | `severity_id` 1 info/1, 2 low/3, 3 medium/5, 4 high/7, 5 critical/9, 6 fatal → critical/10; 0 unknown and 99 other read the `severity` label, else medium, no priority |
-| host | `device.hostname|name|ip`; cloud findings without a device: the first `resources[].uid|name` (the affected resource is what a SOC groups cloud findings by) |
-| entities | device, actor.user/process, src/dst endpoints, evidences[], observables[] (by type_id) |
-| mitre | `finding_info.attacks[]` (and top-level `attacks[]` of pre-1.1 producers) |
+- detection_id: `finding_info.uid`, `metadata.uid`, else the content fingerprint.
+- time: `time_dt`, `time` (epoch ms), `finding_info.created_time(_dt)`.
+- title / description: `finding_info.title` (else `message`) / `finding_info.desc`.
+- rule: `finding_info.analytic.uid|name`, else the first `finding_info.types`, else title.
+- source: `metadata.product.name`, else `metadata.product.vendor_name`, else "ocsf".
+- severity/priority: `severity_id` 1 info/1, 2 low/3, 3 medium/5, 4 high/7, 5 critical/9,
+  6 fatal -> critical/10; 0 (unknown) and 99 (other) read the `severity` label, else
+  medium, with no priority.
+- host: `device.hostname|name|ip`; a cloud finding without a device groups by its first
+  `resources[].uid|name`, the affected resource being what a SOC triages cloud findings by.
+- entities: device, actor user/process, src/dst endpoints, evidences[], observables[]
+  by type_id.
+- mitre: `finding_info.attacks[]` (and top-level `attacks[]` of pre-1.1 producers).
 
 `activity_id` 1 create, 2 update and 3 close all normalize; the activity stays in `raw`.
 A close means the producer resolved its finding: downstream should record it against
@@ -30,7 +32,7 @@ from services.ingest.adapters.fields import (
     as_int,
     as_list,
     first_text,
-    parse_time,
+    first_time,
     severity_word,
     text,
 )
@@ -107,16 +109,12 @@ def _severity(document: dict[str, Any]) -> tuple[Severity, int | None]:
 
 
 def _time(document: dict[str, Any], info: dict[str, Any]) -> datetime | None:
-    for value in (
+    return first_time(
         document.get("time_dt"),
         document.get("time"),
         info.get("created_time_dt"),
         info.get("created_time"),
-    ):
-        found = parse_time(value)
-        if found is not None:
-            return found
-    return None
+    )
 
 
 def _host(document: dict[str, Any]) -> str | None:

@@ -1,17 +1,16 @@
 """TheHive 5 alerts (the `POST /api/v1/alert` body, or an alert as TheHive returns it)
-and legacy `/api/alert` bodies with `artifacts` → DetectionV1.
+and legacy `/api/alert` bodies with `artifacts` -> DetectionV1.
 
-| DetectionV1 | from |
-| --- | --- |
-| detection_id | `type:source:sourceRef` (TheHive's own uniqueness key), else content fingerprint |
-| time | `date` (epoch ms), `_createdAt` |
-| title / description | `title` / `description` |
-| rule | TheHive alerts name no rule: the title stands in for it (same title, same rule) |
-| source | `source` |
-| severity, priority | `severity` 1 low/3, 2 medium/5, 3 high/7, 4 critical/9; else `severityLabel`; absent → medium (TheHive's default), no priority |
-| host | the first `hostname`/`fqdn` observable |
-| entities | `observables[]` (or legacy `artifacts[]`) by dataType; TheHive gives no roles |
-| mitre | `procedures[].patternId`, Sigma-style `attack.*` tags |
+- detection_id: `type:source:sourceRef` (TheHive's own uniqueness key), else fingerprint.
+- time: `date` (epoch ms), `_createdAt`.
+- title / description: `title` / `description`.
+- rule: TheHive alerts name no rule, so the title stands in (same title, same rule).
+- source: `source`.
+- severity/priority: `severity` 1 low/3, 2 medium/5, 3 high/7, 4 critical/9; else the
+  `severityLabel` word; absent: medium (TheHive's default), no priority.
+- host: the first `hostname`/`fqdn` observable.
+- entities: `observables[]` (legacy: `artifacts[]`) by dataType; TheHive gives no roles.
+- mitre: `procedures[].patternId`, Sigma-style `attack.*` tags.
 
 `tlp`, `pap`, `tags`, `customFields`, `externalLink` have no DetectionV1 field and stay
 in `raw`."""
@@ -30,7 +29,7 @@ from services.ingest.adapters.fields import (
     as_int,
     as_list,
     first_text,
-    parse_time,
+    first_time,
     severity_word,
     text,
 )
@@ -89,7 +88,7 @@ class TheHiveAdapter:
             rule_level=first_text(document.get("severityLabel"), document.get("severity")),
             severity=severity,
             priority=priority,
-            event_time=parse_time(document.get("date")) or parse_time(document.get("_createdAt")),
+            event_time=first_time(document.get("date"), document.get("_createdAt")),
             host=next(
                 (
                     data
