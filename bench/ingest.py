@@ -1,0 +1,168 @@
+"""`make bench-ingest`: how fast detections get in. HTTP batches of 1, 100 and 1,000
+into the real ingest process, and the Kafka way in (detections.raw.v1 → detections.v1),
+each as a ratio to the raw broker produce rate measured in the same run."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from alembic import command
+
+from bench.kafka_baseline import measure_kafka
+from bench.measure import percentile, read_process
+from bench.replay import load_corpus, post_corpus, published_sizes
+from libs.common.kafka import ensure_topics
+from libs.common.migrations import alembic_config
+from libs.common.settings import KafkaSettings
+from libs.embedded.pipeline import PipelineConfig, ServiceProcesses
+from libs.embedded.postgres import create_database, drop_database, resolve_server
+from libs.embedded.tansu import TansuBroker
+
+ROOT = Path(__file__).resolve().parents[1]
+PARTITIONS = 3
+UNLIMITED = "1000000000/minute"
+# (batch size, concurrent clients, share of the corpus); single items are slow: fewer.
+HTTP_SCENARIOS = ((1, 8, 0.15), (100, 4, 1.0), (1_000, 2, 1.0))
+
+
+async def kafka_native(bootstrap: str, detections: list[dict[str, Any]]) -> float:
+    """Detections/s from the first raw record produced to the last normalized one seen."""
+    tenant = f"bench-raw-{uuid.uuid4().hex[:6]}"
+    watcher = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await watcher.start()
+    partitions = [TopicPartition("detections.v1", p) for p in range(PARTITIONS)]
+    watcher.assign(partitions)
+    await watcher.seek_to_end(*partitions)
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=2, max_batch_size=1_048_576)
+    await producer.start()
+    started = time.perf_counter()
+    headers = [("ce_tenantid", tenant.encode())]
+    sends = [
+        await producer.send("detections.raw.v1", json.dumps(d).encode(), headers=headers)
+        for d in detections
+    ]
+    await asyncio.gather(*sends)
+    await producer.stop()
+    seen, last = 0, started
+    async with asyncio.timeout(300):
+        while seen < len(detections):
+            for records in (await watcher.getmany(timeout_ms=500)).values():
+                mine = [r for r in records if ("ce_tenantid", tenant.encode()) in r.headers]
+                if mine:
+                    seen, last = seen + len(mine), time.perf_counter()
+    await watcher.stop()
+    return len(detections) / (last - started)
+
+
+async def run(args: argparse.Namespace) -> dict[str, Any]:
+    workdir = Path(tempfile.mkdtemp(prefix="casestream-bench-ingest-"))
+    detections = load_corpus(args.data)[: args.limit or None]
+    broker = TansuBroker(workdir / "tansu")
+    broker.start()
+    server_url, embedded = await resolve_server(args.postgres, workdir / "pg")
+    database = f"cs_bench_{uuid.uuid4().hex[:8]}"
+    try:
+        database_url = await create_database(server_url, database)
+        await asyncio.to_thread(command.upgrade, alembic_config(database_url), "head")
+        await ensure_topics(
+            KafkaSettings(bootstrap_servers=broker.bootstrap_servers, topic_partitions=PARTITIONS)
+        )
+        baseline = await measure_kafka(
+            broker.bootstrap_servers, published_sizes(detections), PARTITIONS
+        )
+        config = PipelineConfig.with_fresh_credentials(
+            database_url=database_url,
+            bootstrap_servers=broker.bootstrap_servers,
+            tenant="bench",
+            log_dir=workdir / "logs",
+            partitions=PARTITIONS,
+            extra_env={
+                "CASESTREAM__LOG__LEVEL": "WARNING",
+                "CASESTREAM__INGEST__RATE_LIMIT_PER_KEY": UNLIMITED,
+                "CASESTREAM__INGEST__RATE_LIMIT_PER_TENANT": UNLIMITED,
+            },
+        )
+        services = ServiceProcesses(config, names=("ingest",))
+        await asyncio.to_thread(services.start)
+        try:
+            pid = services.processes["ingest"].pid
+            assert pid is not None
+            rows = []
+            for batch, concurrency, share in HTTP_SCENARIOS:
+                items = detections[: max(batch, int(len(detections) * share))]
+                before = read_process(pid)
+                seconds, latencies = await post_corpus(config, items, batch, concurrency)
+                cpu = read_process(pid).cpu_seconds - before.cpu_seconds
+                rate = len(items) / seconds
+                rows.append(
+                    {
+                        "way_in": f"HTTP batch {batch} x{concurrency}",
+                        "detections": len(items),
+                        "per_s": round(rate),
+                        "vs_raw_produce": round(rate / baseline.produce_per_second, 3),
+                        "request_p50_ms": round(percentile(latencies, 0.5) * 1000, 1),
+                        "request_p99_ms": round(percentile(latencies, 0.99) * 1000, 1),
+                        "ingest_cpu_ms_per_detection": round(cpu * 1000 / len(items), 3),
+                    }
+                )
+            before = read_process(pid)
+            rate = await kafka_native(broker.bootstrap_servers, detections)
+            cpu = read_process(pid).cpu_seconds - before.cpu_seconds
+            rows.append(
+                {
+                    "way_in": "Kafka detections.raw.v1",
+                    "detections": len(detections),
+                    "per_s": round(rate),
+                    "vs_raw_produce": round(rate / baseline.produce_per_second, 3),
+                    "request_p50_ms": None,
+                    "request_p99_ms": None,
+                    "ingest_cpu_ms_per_detection": round(cpu * 1000 / len(detections), 3),
+                }
+            )
+            peak = read_process(pid).peak_rss_mib
+        finally:
+            await asyncio.to_thread(services.stop)
+    finally:
+        broker.stop()
+        await drop_database(server_url, database)
+        if embedded is not None:
+            embedded.stop()
+    result = {
+        "raw_produce_per_s": round(baseline.produce_per_second),
+        "raw_consume_per_s": round(baseline.consume_per_second),
+        "ingest_peak_rss_mib": round(peak, 1),
+        "scenarios": rows,
+    }
+    print(
+        f"raw Kafka produce {result['raw_produce_per_s']}/s, consume "
+        f"{result['raw_consume_per_s']}/s (baseline, same run); ingest peak RSS {peak:.0f} MiB"
+    )
+    for row in rows:
+        print("  ".join(f"{k}={v}" for k, v in row.items()))
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
+    parser.add_argument(
+        "--postgres", default="postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
+    )
+    parser.add_argument("--limit", type=int, default=0, help="use only the first N detections")
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
+    args = parser.parse_args()
+    result = asyncio.run(run(args))
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "ingest-latest.json").write_text(json.dumps(result, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
