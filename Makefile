@@ -6,7 +6,7 @@ PYTHON ?= python3
 UV_VERSION := 0.13.9
 UV := $(PYTHON) -m uv
 
-.PHONY: setup dev test lint format bench schemas
+.PHONY: setup dev test lint format bench bench-pipeline bench-ingest schemas
 
 setup:
 	@$(UV) --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet "uv==$(UV_VERSION)"
@@ -27,8 +27,13 @@ format: setup
 	$(UV) run ruff format .
 	$(UV) run ruff check --fix .
 
-bench: setup  ## replays ../shared/data through ingest and alerting; prints the figures
+bench: bench-pipeline bench-ingest  ## both benchmarks; figures in docs/benchmarks.md
+
+bench-pipeline: setup  ## ../shared/data over HTTP through ingest and alerting into cases
 	$(UV) run python -m bench.pipeline $(ARGS)
+
+bench-ingest: setup  ## HTTP batches of 1, 100, 1,000 and detections.raw.v1 into ingest
+	$(UV) run python -m bench.ingest $(ARGS)
 
 schemas: setup  ## rewrite the contract snapshots after a compatible change
 	$(UV) run python -m libs.common.contracts

@@ -9,9 +9,11 @@ from fastapi import APIRouter, Depends, Header, Query, Request, status
 from libs.common.errors import PayloadTooLarge
 from libs.common.http import Principal
 from libs.common.ratelimit import DetectionRateLimiter
+from services.ingest.adapters import FormatAdapter
 from services.ingest.bodies import decompress, media_type, parse_documents
 from services.ingest.schemas import IngestResponse
 from services.ingest.service import IngestService, declared_format
+from services.ingest.signed_sources import SignedSourceVerifier
 
 router = APIRouter(prefix="/api/v1")
 
@@ -21,19 +23,37 @@ async def principal(request: Request) -> Principal:
     return authenticated
 
 
-async def read_documents(request: Request) -> list[Any]:
-    limits = request.app.state.settings.ingest
-    declared = int(request.headers.get("content-length") or 0)
-    if declared > limits.max_body_bytes:
-        raise PayloadTooLarge("request body too large", limit_bytes=limits.max_body_bytes)
+async def read_body(request: Request) -> bytes:
+    """The body as sent, within the size limit (signatures are over these bytes)."""
+    limit = request.app.state.settings.ingest.max_body_bytes
+    if int(request.headers.get("content-length") or 0) > limit:
+        raise PayloadTooLarge("request body too large", limit_bytes=limit)
     body = bytearray()
     async for chunk in request.stream():
         body += chunk
-        if len(body) > limits.max_body_bytes:
-            raise PayloadTooLarge("request body too large", limit_bytes=limits.max_body_bytes)
-    plain = decompress(bytes(body), request.headers.get("content-encoding"), limits.max_body_bytes)
+        if len(body) > limit:
+            raise PayloadTooLarge("request body too large", limit_bytes=limit)
+    return bytes(body)
+
+
+def documents_in(request: Request, body: bytes) -> list[Any]:
+    limits = request.app.state.settings.ingest
+    plain = decompress(body, request.headers.get("content-encoding"), limits.max_body_bytes)
     content_type = media_type(request.headers.get("content-type"))
     return parse_documents(plain, content_type, limits.max_batch_items)
+
+
+async def accept(
+    request: Request, caller: Principal, documents: list[Any], declared: FormatAdapter | None
+) -> IngestResponse:
+    limiter: DetectionRateLimiter = request.app.state.rate_limiter
+    await limiter.consume(caller.tenant_id, caller.name, len(documents))
+    service: IngestService = request.app.state.ingest_service
+    return await service.ingest(caller.tenant_id, documents, declared)
+
+
+FormatQuery = Annotated[str | None, Query(alias="format", max_length=64)]
+FormatHeader = Annotated[str | None, Header(alias="X-Casestream-Format", max_length=64)]
 
 
 @router.post(
@@ -45,12 +65,28 @@ async def read_documents(request: Request) -> list[Any]:
 async def submit_detections(
     request: Request,
     caller: Annotated[Principal, Depends(principal)],
-    format_query: Annotated[str | None, Query(alias="format", max_length=64)] = None,
-    format_header: Annotated[str | None, Header(alias="X-Casestream-Format", max_length=64)] = None,
+    format_query: FormatQuery = None,
+    format_header: FormatHeader = None,
+) -> IngestResponse:
+    declared = declared_format(format_query or format_header)  # fails before reading the body
+    documents = documents_in(request, await read_body(request))
+    return await accept(request, caller, documents, declared)
+
+
+@router.post(
+    "/webhooks/{source}",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=IngestResponse,
+    summary="Submit detections from a source that signs its deliveries (Standard Webhooks)",
+)
+async def submit_signed_webhook(
+    source: str,
+    request: Request,
+    format_query: FormatQuery = None,
+    format_header: FormatHeader = None,
 ) -> IngestResponse:
     declared = declared_format(format_query or format_header)
-    documents = await read_documents(request)
-    limiter: DetectionRateLimiter = request.app.state.rate_limiter
-    await limiter.consume(caller.tenant_id, caller.name, len(documents))
-    service: IngestService = request.app.state.ingest_service
-    return await service.ingest(caller.tenant_id, documents, declared)
+    body = await read_body(request)
+    verifier: SignedSourceVerifier = request.app.state.signed_sources
+    caller = verifier.verify(source, body, dict(request.headers))
+    return await accept(request, caller, documents_in(request, body), declared)

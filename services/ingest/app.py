@@ -17,6 +17,7 @@ from services.ingest.publisher import DetectionPublisher
 from services.ingest.raw import RawTopicIngest
 from services.ingest.service import IngestService
 from services.ingest.settings import IngestSettings
+from services.ingest.signed_sources import SignedSourceVerifier
 
 
 def create_app(settings: IngestSettings) -> FastAPI:
@@ -48,6 +49,7 @@ def create_app(settings: IngestSettings) -> FastAPI:
     resolver = KeyResolver(sessions, settings.ingest.issued_key_cache_seconds)
     app.state.authenticator = ApiKeyAuthenticator(settings.ingest.api_keys, resolver)
     app.state.admin_authenticator = ApiKeyAuthenticator(settings.ingest.admin_api_keys)
+    app.state.signed_sources = SignedSourceVerifier(settings.ingest.signed_sources)
     publisher = DetectionPublisher(settings.kafka)
     app.state.ingest_service = IngestService(publisher)
     if settings.ingest.consume_raw_topic:

@@ -4,12 +4,15 @@ from limits import parse
 from pydantic import Field, field_validator
 
 from libs.common.settings import ApiCredential, CommonSettings, HttpServerSettings
+from services.ingest.signed_sources import SignedSource
 
 
 class IngestSection(HttpServerSettings):
     port: int = Field(default=8001, ge=0, le=65_535)
     max_body_bytes: int = Field(default=10 * 1024 * 1024, ge=1_024)
     max_batch_items: int = Field(default=5_000, ge=1)
+    # Sources that sign deliveries to /api/v1/webhooks/{name} instead of sending a key.
+    signed_sources: list[SignedSource] = Field(default_factory=list)
     # Tenant admins who may issue and revoke source keys through /api/v1/admin/api-keys.
     admin_api_keys: list[ApiCredential] = Field(default_factory=list)
     # How long a resolved issued key is trusted before it is looked up again (revocation lag).
