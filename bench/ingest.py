@@ -7,24 +7,18 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import tempfile
 import time
 import uuid
 from pathlib import Path
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from alembic import command
 
+from bench.infrastructure import bench_infrastructure
 from bench.kafka_baseline import measure_kafka
 from bench.measure import percentile, read_process
 from bench.replay import load_corpus, post_corpus, published_sizes
-from libs.common.kafka import ensure_topics
-from libs.common.migrations import alembic_config
-from libs.common.settings import KafkaSettings
 from libs.embedded.pipeline import PipelineConfig, ServiceProcesses
-from libs.embedded.postgres import create_database, drop_database, resolve_server
-from libs.embedded.tansu import TansuBroker
 
 ROOT = Path(__file__).resolve().parents[1]
 PARTITIONS = 3
@@ -63,18 +57,9 @@ async def kafka_native(bootstrap: str, detections: list[dict[str, Any]]) -> floa
 
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
-    workdir = Path(tempfile.mkdtemp(prefix="casestream-bench-ingest-"))
     detections = load_corpus(args.data)[: args.limit or None]
-    broker = TansuBroker(workdir / "tansu")
-    broker.start()
-    server_url, embedded = await resolve_server(args.postgres, workdir / "pg")
-    database = f"cs_bench_{uuid.uuid4().hex[:8]}"
-    try:
-        database_url = await create_database(server_url, database)
-        await asyncio.to_thread(command.upgrade, alembic_config(database_url), "head")
-        await ensure_topics(
-            KafkaSettings(bootstrap_servers=broker.bootstrap_servers, topic_partitions=PARTITIONS)
-        )
+    async with bench_infrastructure("bench-ingest", args.postgres, PARTITIONS) as infra:
+        workdir, broker, database_url = infra.workdir, infra.broker, infra.database_url
         baseline = await measure_kafka(
             broker.bootstrap_servers, published_sizes(detections), PARTITIONS
         )
@@ -130,11 +115,6 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             peak = read_process(pid).peak_rss_mib
         finally:
             await asyncio.to_thread(services.stop)
-    finally:
-        broker.stop()
-        await drop_database(server_url, database)
-        if embedded is not None:
-            embedded.stop()
     result = {
         "raw_produce_per_s": round(baseline.produce_per_second),
         "raw_consume_per_s": round(baseline.consume_per_second),

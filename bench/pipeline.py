@@ -7,7 +7,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import tempfile
 import time
 import uuid
 from datetime import UTC, datetime
@@ -16,17 +15,13 @@ from typing import Any
 
 import asyncpg
 import httpx
-from alembic import command
 
+from bench.infrastructure import bench_infrastructure
 from bench.kafka_baseline import KafkaBaseline, measure_kafka
 from bench.measure import ProcessFigures, percentile, read_process
 from bench.replay import load_corpus, post_corpus, published_sizes
-from libs.common.kafka import ensure_topics
-from libs.common.migrations import alembic_config
-from libs.common.settings import KafkaSettings
 from libs.embedded.pipeline import PipelineConfig, ServiceProcesses
-from libs.embedded.postgres import asyncpg_dsn, create_database, drop_database, resolve_server
-from libs.embedded.tansu import TansuBroker
+from libs.embedded.postgres import asyncpg_dsn
 
 ROOT = Path(__file__).resolve().parents[1]
 PARTITIONS = 3
@@ -106,19 +101,10 @@ def cpu_used(
 
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
-    workdir = Path(tempfile.mkdtemp(prefix="casestream-bench-"))
     detections = load_corpus(args.data)[: args.limit or None]
     unique = len({d["detection_id"] for d in detections})
-    broker = TansuBroker(workdir / "tansu")
-    broker.start()
-    server_url, embedded = await resolve_server(args.postgres, workdir / "pg")
-    database = f"cs_bench_{uuid.uuid4().hex[:8]}"
-    try:
-        database_url = await create_database(server_url, database)
-        await asyncio.to_thread(command.upgrade, alembic_config(database_url), "head")
-        await ensure_topics(
-            KafkaSettings(bootstrap_servers=broker.bootstrap_servers, topic_partitions=PARTITIONS)
-        )
+    async with bench_infrastructure("bench", args.postgres, PARTITIONS) as infra:
+        workdir, broker, database_url = infra.workdir, infra.broker, infra.database_url
         baseline = await measure_kafka(
             broker.bootstrap_servers, published_sizes(detections), PARTITIONS
         )
@@ -157,11 +143,6 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             after,
             args,
         )
-    finally:
-        broker.stop()
-        await drop_database(server_url, database)
-        if embedded is not None:
-            embedded.stop()
 
 
 def report(

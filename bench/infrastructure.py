@@ -1,0 +1,50 @@
+"""What every benchmark runs on: a fresh Tansu, a migrated throwaway database on the
+local Postgres (or an embedded one), and the registered topics. All removed afterwards."""
+
+from __future__ import annotations
+
+import asyncio
+import tempfile
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from alembic import command
+
+from libs.common.kafka import ensure_topics
+from libs.common.migrations import alembic_config
+from libs.common.settings import KafkaSettings
+from libs.embedded.postgres import create_database, drop_database, resolve_server
+from libs.embedded.tansu import TansuBroker
+
+
+@dataclass(frozen=True)
+class BenchInfrastructure:
+    workdir: Path
+    broker: TansuBroker
+    database_url: str
+
+
+@asynccontextmanager
+async def bench_infrastructure(
+    name: str, postgres: str, partitions: int
+) -> AsyncIterator[BenchInfrastructure]:
+    workdir = Path(tempfile.mkdtemp(prefix=f"casestream-{name}-"))
+    broker = TansuBroker(workdir / "tansu")
+    broker.start()
+    server_url, embedded = await resolve_server(postgres, workdir / "pg")
+    database = f"cs_bench_{uuid.uuid4().hex[:8]}"
+    try:
+        database_url = await create_database(server_url, database)
+        await asyncio.to_thread(command.upgrade, alembic_config(database_url), "head")
+        await ensure_topics(
+            KafkaSettings(bootstrap_servers=broker.bootstrap_servers, topic_partitions=partitions)
+        )
+        yield BenchInfrastructure(workdir, broker, database_url)
+    finally:
+        broker.stop()
+        await drop_database(server_url, database)
+        if embedded is not None:
+            embedded.stop()
