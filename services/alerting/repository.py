@@ -65,7 +65,9 @@ async def load_slots(session: AsyncSession, tenant_id: str, keys: list[str]) -> 
     return {row[0]: OpenSlot(*row) for row in result.all()}
 
 
-async def save_slot(session: AsyncSession, tenant_id: str, slot: OpenSlot) -> None:
+async def save_slots(session: AsyncSession, tenant_id: str, slots: list[OpenSlot]) -> None:
+    if not slots:
+        return
     await session.execute(
         text(
             "INSERT INTO grouping_slots (tenant_id, group_key, case_id, window_start, window_end) "
@@ -73,11 +75,14 @@ async def save_slot(session: AsyncSession, tenant_id: str, slot: OpenSlot) -> No
             "ON CONFLICT (tenant_id, group_key) DO UPDATE SET case_id = EXCLUDED.case_id, "
             "window_start = EXCLUDED.window_start, window_end = EXCLUDED.window_end"
         ),
-        {
-            "tenant": tenant_id,
-            "key": slot.group_key,
-            "case_id": slot.case_id,
-            "start": slot.window_start,
-            "end": slot.window_end,
-        },
+        [
+            {
+                "tenant": tenant_id,
+                "key": slot.group_key,
+                "case_id": slot.case_id,
+                "start": slot.window_start,
+                "end": slot.window_end,
+            }
+            for slot in slots
+        ],
     )

@@ -11,7 +11,7 @@ from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from libs.common.casestore.store import CaseStore, NewAlert, NewCase
+from libs.common.casestore.store import CaseGrowth, CaseOpening, CaseStore, NewAlert, NewCase
 from libs.common.contracts.detections import DetectionV1
 from services.alerting import repository
 from services.alerting.grouping import (
@@ -65,69 +65,69 @@ class GroupingService:
             session, tenant_id, [d for group in by_key.values() for d in group]
         )
         slots = await repository.load_slots(session, tenant_id, sorted(by_key))
+        planned: list[tuple[str, Segment]] = []
         for key in sorted(by_key):
             fresh = [d for d_id, d in by_key[key].items() if d_id not in stored]
             outcome.duplicates += len(by_key[key]) - len(fresh)
             if fresh:
-                slot = await self._group(session, tenant_id, key, slots.get(key), fresh, outcome)
-                await repository.save_slot(session, tenant_id, slot)
-
-    async def _group(
-        self,
-        session: AsyncSession,
-        tenant_id: str,
-        key: str,
-        slot: OpenSlot | None,
-        detections: list[DetectionV1],
-        outcome: BatchOutcome,
-    ) -> OpenSlot:
-        for segment in plan_segments(slot, detections, self._window):
-            alerts = [_new_alert(detection, key) for detection in segment.detections]
-            case_id = await self._apply(session, tenant_id, key, segment, alerts, outcome)
-            times = [d.effective_time for d in segment.detections]
-            if slot is not None and slot.case_id == case_id:
-                slot.window_start = min(slot.window_start, *times)
-                slot.window_end = max(slot.window_end, *times)
-            else:
-                slot = OpenSlot(key, case_id, "new", min(times), max(times))
-        assert slot is not None
-        return slot
-
-    async def _apply(
-        self,
-        session: AsyncSession,
-        tenant_id: str,
-        key: str,
-        segment: Segment,
-        alerts: list[NewAlert],
-        outcome: BatchOutcome,
-    ) -> uuid.UUID:
-        if segment.case_id is not None:
-            inserted = await self._store.attach_alerts(
-                session, tenant_id, segment.case_id, alerts, ACTOR
-            )
-            outcome.stored += len(inserted)
-            outcome.cases_grown += 1
-            return segment.case_id
-        first = segment.detections[0]
-        top = max((d.severity for d in segment.detections), key=lambda s: s.rank)
-        case, inserted = await self._store.open_case(
+                planned += [
+                    (key, seg) for seg in plan_segments(slots.get(key), fresh, self._window)
+                ]
+        if not planned:
+            return
+        # One write for the whole batch: the case store opens and grows every case at once.
+        openings = [(key, seg) for key, seg in planned if seg.case_id is None]
+        growths = [(key, seg) for key, seg in planned if seg.case_id is not None]
+        written = await self._store.apply_grouping(
             session,
-            NewCase(
-                tenant_id=tenant_id,
-                title=case_title(first),
-                severity=top,
-                description=case_description(first),
-                group_key=key,
-                host=first.host,
-                rule_id=first.rule.id,
-            ),
-            alerts,
+            tenant_id,
+            [
+                CaseOpening(_new_case(tenant_id, key, seg), _alerts(key, seg))
+                for key, seg in openings
+            ],
+            [CaseGrowth(seg.case_id, _alerts(key, seg)) for key, seg in growths if seg.case_id],
             ACTOR,
         )
-        outcome.stored += len(inserted)
-        outcome.cases_opened += 1
-        return case.id
+        for (_, segment), case in zip(openings, written.opened, strict=True):
+            segment.case_id = case.id
+        outcome.stored += len(written.inserted)
+        outcome.cases_opened += len(openings)
+        outcome.cases_grown += len(growths)
+        await repository.save_slots(session, tenant_id, _next_slots(slots, planned))
+
+
+def _next_slots(slots: dict[str, OpenSlot], planned: list[tuple[str, Segment]]) -> list[OpenSlot]:
+    """Each key's slot after the batch: its last segment's case, with the event-time span
+    grown when that case is the one the slot already held."""
+    latest: dict[str, OpenSlot] = {}
+    for key, segment in planned:  # segments of a key come in time order
+        assert segment.case_id is not None
+        times = [d.effective_time for d in segment.detections]
+        slot = latest.get(key) or slots.get(key)
+        if slot is not None and slot.case_id == segment.case_id:
+            slot.window_start = min(slot.window_start, *times)
+            slot.window_end = max(slot.window_end, *times)
+            latest[key] = slot
+        else:
+            latest[key] = OpenSlot(key, segment.case_id, "new", min(times), max(times))
+    return list(latest.values())
+
+
+def _new_case(tenant_id: str, key: str, segment: Segment) -> NewCase:
+    first = segment.detections[0]
+    return NewCase(
+        tenant_id=tenant_id,
+        title=case_title(first),
+        severity=max((d.severity for d in segment.detections), key=lambda s: s.rank),
+        description=case_description(first),
+        group_key=key,
+        host=first.host,
+        rule_id=first.rule.id,
+    )
+
+
+def _alerts(key: str, segment: Segment) -> list[NewAlert]:
+    return [_new_alert(detection, key) for detection in segment.detections]
 
 
 def _new_alert(detection: DetectionV1, key: str) -> NewAlert:

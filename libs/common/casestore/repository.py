@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import func, text, update
+from sqlalchemy import bindparam, func, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
@@ -14,23 +14,61 @@ from sqlmodel import col, select
 from libs.common.db.models import Alert, Case, CaseEvent, CaseNote, OutboxMessage
 
 
-async def next_case_number(session: AsyncSession, tenant_id: str) -> int:
-    # The upsert locks the tenant's counter row until commit: numbers never repeat or skip
-    # backwards, at the cost of serializing case creation within one tenant.
+async def allocate_case_numbers(session: AsyncSession, tenant_id: str, count: int) -> int:
+    """Reserve `count` consecutive case numbers; returns the first.
+
+    The upsert locks the tenant's counter row until commit: numbers never repeat, at the
+    cost of serializing case creation within one tenant (one statement per batch)."""
     result = await session.execute(
         text(
-            "INSERT INTO case_number_counters (tenant_id, last_number) VALUES (:tenant, 1) "
+            "INSERT INTO case_number_counters (tenant_id, last_number) VALUES (:tenant, :n) "
             "ON CONFLICT (tenant_id) DO UPDATE "
-            "SET last_number = case_number_counters.last_number + 1 RETURNING last_number"
+            "SET last_number = case_number_counters.last_number + :n RETURNING last_number"
         ),
-        {"tenant": tenant_id},
+        {"tenant": tenant_id, "n": count},
     )
-    return int(result.scalar_one())
+    return int(result.scalar_one()) - count + 1
 
 
-async def insert_case(session: AsyncSession, values: dict[str, Any]) -> Case:
-    row = (await session.execute(insert(Case).values(**values).returning(Case))).scalar_one()
-    return row
+async def insert_cases(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> list[Case]:
+    """Insert new cases in one executemany; returns them as stored, in the rows' order."""
+    statement = insert(Case).returning(Case, sort_by_parameter_order=True)
+    return list((await session.execute(statement, list(rows))).scalars())
+
+
+async def lock_cases(
+    session: AsyncSession, tenant_id: str, case_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, Case]:
+    if not case_ids:
+        return {}
+    statement = (
+        select(Case)
+        .where(Case.tenant_id == tenant_id, col(Case.id).in_(sorted(set(case_ids))))
+        .order_by(col(Case.id))  # one lock order for every writer: no deadlocks
+        .with_for_update()
+    )
+    return {case.id: case for case in (await session.execute(statement)).scalars()}
+
+
+async def update_cases_growth(
+    session: AsyncSession, tenant_id: str, updates: Sequence[dict[str, Any]]
+) -> None:
+    """Write the new counts, severities and event-time spans of grown cases at once."""
+    if not updates:
+        return
+    table = Case.__table__  # type: ignore[attr-defined]
+    statement = (
+        update(table)
+        .where(table.c.id == bindparam("case_id"), table.c.tenant_id == tenant_id)
+        .values(
+            alert_count=bindparam("alert_count"),
+            severity=bindparam("severity"),
+            first_event_at=bindparam("first_event_at"),
+            last_event_at=bindparam("last_event_at"),
+            updated_at=func.now(),
+        )
+    )
+    await session.execute(statement, list(updates))
 
 
 async def lock_case(session: AsyncSession, tenant_id: str, case_id: uuid.UUID) -> Case | None:

@@ -1,0 +1,196 @@
+"""Grouping writes for a whole batch: open cases and grow cases with a fixed number of
+statements, however many cases the batch touches.
+
+Per batch: one case-number allocation, one insert of new cases, one lock of the cases
+being grown, one insert of all alerts, one update of the grown cases, and one insert
+each of audit events and outbox rows. Every case change still gets exactly one event."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from libs.common.casestore import repository
+from libs.common.casestore.events import event_base, record_events
+from libs.common.casestore.lifecycle import INITIAL_STATUS
+from libs.common.contracts.cases import (
+    CaseAlertAttachedV1,
+    CaseEventV1,
+    CaseOpenedV1,
+    CaseSeverityUpgradedV1,
+    CaseStatus,
+)
+from libs.common.contracts.detections import Severity
+from libs.common.db.models import Case
+from libs.common.errors import NotFound
+
+
+@dataclass(frozen=True)
+class NewCase:
+    tenant_id: str
+    title: str
+    severity: Severity
+    description: str | None = None
+    group_key: str | None = None
+    host: str | None = None
+    rule_id: str | None = None
+
+
+@dataclass(frozen=True)
+class NewAlert:
+    """An alert row as alerting builds it; the store links it to its case."""
+
+    id: uuid.UUID
+    tenant_id: str
+    severity: Severity
+    effective_time: datetime
+    columns: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class CaseOpening:
+    case: NewCase
+    alerts: Sequence[NewAlert]
+
+
+@dataclass(frozen=True)
+class CaseGrowth:
+    case_id: uuid.UUID
+    alerts: Sequence[NewAlert]
+
+
+@dataclass
+class GroupingWrite:
+    opened: list[Case] = field(default_factory=list)  # in the order of the openings
+    inserted: set[uuid.UUID] = field(default_factory=set)  # alert ids actually stored
+
+
+async def apply_grouping(
+    session: AsyncSession,
+    source: str,
+    tenant_id: str,
+    openings: Sequence[CaseOpening],
+    growths: Sequence[CaseGrowth],
+    actor: str,
+) -> GroupingWrite:
+    result = GroupingWrite()
+    opened = await _insert_cases(session, tenant_id, openings)
+    grown = await repository.lock_cases(session, tenant_id, [g.case_id for g in growths])
+    missing = [str(g.case_id) for g in growths if g.case_id not in grown]
+    if missing:
+        raise NotFound("case not found", case_ids=missing)
+    rows = [
+        _alert_row(case.id, a) for case, o in zip(opened, openings, strict=True) for a in o.alerts
+    ]
+    rows += [_alert_row(g.case_id, a) for g in growths for a in g.alerts]
+    result.inserted = set(await repository.insert_alerts(session, rows))
+    events: list[CaseEventV1] = []
+    for case, opening in zip(opened, openings, strict=True):
+        stored = [a.id for a in opening.alerts if a.id in result.inserted]
+        if len(stored) != len(opening.alerts):  # a concurrent writer stored some first
+            case = await repository.update_case(
+                session, tenant_id, case.id, {"alert_count": len(stored)}
+            )
+        result.opened.append(case)
+        events.append(
+            CaseOpenedV1(
+                **event_base(case, actor),
+                title=case.title,
+                severity=Severity(case.severity),
+                status=CaseStatus(case.status),
+                group_key=case.group_key,
+                alert_ids=stored,
+            )
+        )
+    updates = []
+    for growth in growths:
+        kept = [a for a in growth.alerts if a.id in result.inserted]
+        if kept:
+            update, grown_events = _growth(grown[growth.case_id], kept, actor)
+            updates.append(update)
+            events += grown_events
+    await repository.update_cases_growth(session, tenant_id, updates)
+    await record_events(session, source, events)
+    return result
+
+
+async def _insert_cases(
+    session: AsyncSession, tenant_id: str, openings: Sequence[CaseOpening]
+) -> list[Case]:
+    if not openings:
+        return []
+    first = await repository.allocate_case_numbers(session, tenant_id, len(openings))
+    rows = []
+    for number, opening in enumerate(openings, start=first):
+        times = [a.effective_time for a in opening.alerts]
+        new = opening.case
+        rows.append(
+            {
+                "id": uuid.uuid4(),
+                "tenant_id": tenant_id,
+                "number": number,
+                "title": new.title,
+                "description": new.description,
+                "status": INITIAL_STATUS.value,
+                "severity": new.severity.value,
+                "group_key": new.group_key,
+                "host": new.host,
+                "rule_id": new.rule_id,
+                # Callers dedup under their group locks, so normally every alert is new; the
+                # count is corrected afterwards in the rare case one was not.
+                "alert_count": len(opening.alerts),
+                "first_event_at": min(times) if times else None,
+                "last_event_at": max(times) if times else None,
+            }
+        )
+    return await repository.insert_cases(session, rows)
+
+
+def _growth(
+    case: Case, kept: list[NewAlert], actor: str
+) -> tuple[dict[str, Any], list[CaseEventV1]]:
+    times = [a.effective_time for a in kept]
+    top = max((a.severity for a in kept), key=lambda s: s.rank)
+    old = Severity(case.severity)
+    case.alert_count += len(kept)
+    case.first_event_at = min([*times, *_present(case.first_event_at)])
+    case.last_event_at = max([*times, *_present(case.last_event_at)])
+    if top.rank > old.rank:
+        case.severity = top.value
+    update = {
+        "case_id": case.id,
+        "alert_count": case.alert_count,
+        "severity": case.severity,
+        "first_event_at": case.first_event_at,
+        "last_event_at": case.last_event_at,
+    }
+    events: list[CaseEventV1] = [
+        CaseAlertAttachedV1(
+            **event_base(case, actor), alert_ids=[a.id for a in kept], alert_count=case.alert_count
+        )
+    ]
+    if top.rank > old.rank:
+        events.append(
+            CaseSeverityUpgradedV1(**event_base(case, actor), from_severity=old, to_severity=top)
+        )
+    return update, events
+
+
+def _alert_row(case_id: uuid.UUID, alert: NewAlert) -> dict[str, Any]:
+    return {
+        **alert.columns,
+        "id": alert.id,
+        "tenant_id": alert.tenant_id,
+        "case_id": case_id,
+        "severity": alert.severity.value,
+        "effective_time": alert.effective_time,
+    }
+
+
+def _present(value: datetime | None) -> list[datetime]:
+    return [] if value is None else [value]
