@@ -10,6 +10,7 @@ import structlog
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 from pydantic import ValidationError
+from sqlalchemy.exc import DBAPIError
 
 from libs.common.contracts.detections import DetectionV1
 from libs.common.contracts.envelope import decode_headers
@@ -18,15 +19,18 @@ from libs.common.db.engine import SessionFactory, transaction
 from libs.common.kafka import AT_LEAST_ONCE, publish_dead_letter
 from libs.common.logging import get_logger
 from libs.common.outbox import OutboxRelay
-from services.alerting.service import GroupingService
+from services.alerting.service import BatchOutcome, GroupingService
 from services.alerting.settings import AlertingSection
 
 log = get_logger(__name__)
 RETRY_PAUSE_SECONDS = 1.0
 
 
-async def decode_batch(broker: KafkaBroker, records: tuple[Any, ...]) -> list[DetectionV1]:
-    detections = []
+Decoded = list[tuple[Any, DetectionV1]]  # (Kafka record, its detection)
+
+
+async def decode_batch(broker: KafkaBroker, records: tuple[Any, ...]) -> Decoded:
+    decoded: Decoded = []
     for record in records:
         headers = decode_headers(record.headers)
         try:
@@ -35,19 +39,60 @@ async def decode_batch(broker: KafkaBroker, records: tuple[Any, ...]) -> list[De
             if claimed is not None and claimed != detection.tenant_id:
                 raise ValueError(f"tenant header {claimed!r} does not match the payload")
         except (ValidationError, ValueError) as error:
-            await publish_dead_letter(
-                broker,
-                value=record.value or b"",
-                key=record.key,
-                reason=str(error),
-                source_topic=record.topic,
-                partition=record.partition,
-                offset=record.offset,
-                headers=headers,
-            )
+            await dead_letter(broker, record, str(error))
             continue
-        detections.append(detection)
-    return detections
+        decoded.append((record, detection))
+    return decoded
+
+
+async def dead_letter(broker: KafkaBroker, record: Any, reason: str) -> None:
+    await publish_dead_letter(
+        broker,
+        value=record.value or b"",
+        key=record.key,
+        reason=reason,
+        source_topic=record.topic,
+        partition=record.partition,
+        offset=record.offset,
+        headers=decode_headers(record.headers),
+    )
+
+
+def refused_as_data(error: DBAPIError) -> bool:
+    """Postgres refused this row's content (SQLSTATE classes 22 data exception and 23
+    integrity violation), as opposed to being unreachable or overloaded."""
+    sqlstate = str(getattr(error.orig, "sqlstate", "") or "")
+    return sqlstate[:2] in ("22", "23")
+
+
+async def process_one_by_one(
+    broker: KafkaBroker, sessions: SessionFactory, grouping: GroupingService, decoded: Decoded
+) -> BatchOutcome:
+    """After a failed batch: each detection in its own transaction, so one that Postgres
+    refuses goes to the DLQ instead of blocking its partition. Any other failure (the
+    database is down) propagates, and the whole batch is read again later."""
+    total = BatchOutcome()
+    for record, detection in decoded:
+        try:
+            async with transaction(sessions) as session:
+                outcome = await grouping.process(session, [detection])
+        except DBAPIError as error:
+            if not refused_as_data(error):
+                raise
+            await dead_letter(broker, record, f"refused by the database: {error.orig}")
+            continue
+        total.stored += outcome.stored
+        total.duplicates += outcome.duplicates
+        total.cases_opened += outcome.cases_opened
+        total.cases_grown += outcome.cases_grown
+    return total
+
+
+async def rewind(msg: KafkaMessage, size: int) -> None:
+    """Nothing was committed: the whole batch will be read again after a pause."""
+    log.exception("alerting.batch_failed", size=size)
+    await msg.nack()
+    await asyncio.sleep(RETRY_PAUSE_SECONDS)
 
 
 def register_handlers(
@@ -75,14 +120,18 @@ def register_handlers(
             last_offset=records[-1].offset,
         ):
             try:
-                detections = await decode_batch(broker, records)
+                decoded = await decode_batch(broker, records)
                 async with transaction(sessions) as session:
-                    outcome = await grouping.process(session, detections)
+                    outcome = await grouping.process(session, [d for _, d in decoded])
+            except DBAPIError:
+                log.warning("alerting.batch_refused", size=len(records), exc_info=True)
+                try:
+                    outcome = await process_one_by_one(broker, sessions, grouping, decoded)
+                except Exception:
+                    await rewind(msg, len(records))
+                    return
             except Exception:
-                # Nothing committed: rewind so the whole batch is read again.
-                log.exception("alerting.batch_failed", size=len(records))
-                await msg.nack()
-                await asyncio.sleep(RETRY_PAUSE_SECONDS)
+                await rewind(msg, len(records))
                 return
             relay.notify()
             await msg.ack()  # offsets only after the database commit above

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from libs.common.casestore.store import CaseGrowth, CaseOpening, CaseStore, NewAlert, NewCase
 from libs.common.contracts.detections import DetectionV1
+from libs.common.db.jsonb import SerializedJSON
 from services.alerting import repository
 from services.alerting.grouping import (
     Segment,
@@ -147,6 +148,6 @@ def _new_alert(detection: DetectionV1, key: str) -> NewAlert:
             "event_time": detection.event_time,
             "time_fallback": detection.time_fallback,
             "ingested_at": detection.ingested_at,
-            "detection": detection.model_dump(mode="json"),
+            "detection": SerializedJSON(detection.model_dump_json()),
         },
     )

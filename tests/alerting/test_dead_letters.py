@@ -79,3 +79,47 @@ async def test_bad_messages_are_dead_lettered_and_good_ones_processed(
                 break
             await asyncio.sleep(0.2)
     assert stored == ["good-1"]
+
+
+async def test_a_detection_postgres_refuses_is_dead_lettered_not_retried_forever(
+    alerting: None, kafka_settings: KafkaSettings, sessions: SessionFactory, tenant: str
+) -> None:
+    # JSON allows \u0000 in strings; Postgres JSONB does not (SQLSTATE 22P05).
+    poison = detection(tenant, "poison").model_copy(update={"raw": {"note": "a\x00b"}})
+    poison_bytes = poison.model_dump_json().encode()
+    good = detection(tenant, "fine", minutes=1)
+    producer = AIOKafkaProducer(bootstrap_servers=kafka_settings.bootstrap_servers)
+    await producer.start()
+    try:
+        batch = [
+            await producer.send("detections.v1", payload, key=b"same-partition")
+            for payload in (poison_bytes, good.model_dump_json().encode())
+        ]
+        await asyncio.gather(*batch)
+    finally:
+        await producer.stop()
+
+    (letter,) = await read_until(
+        kafka_settings.bootstrap_servers,
+        "detections.dlq.v1",
+        lambda record: record.value == poison_bytes,
+        count=1,
+    )
+    assert b"refused by the database" in dict(letter.headers)["dlq_reason"]
+    async with asyncio.timeout(30):
+        while True:
+            async with sessions() as session:
+                stored = (
+                    (
+                        await session.execute(
+                            text("SELECT detection_id FROM alerts WHERE tenant_id = :t"),
+                            {"t": tenant},
+                        )
+                    )
+                    .scalars()
+                    .all()
+                )
+            if stored:
+                break
+            await asyncio.sleep(0.2)
+    assert stored == ["fine"]

@@ -96,3 +96,15 @@ async def test_two_writers_racing_on_one_key_open_one_case(
     assert len(current["cases"]) == 1
     assert current["cases"][0][0] == 45
     assert current["cases"][0][2] == sorted(f"d{i}" for i in range(45))
+
+
+async def test_the_stored_detection_is_the_one_received(
+    sessions: SessionFactory, tenant: str
+) -> None:
+    original = detection(tenant, "kept", severity=Severity.HIGH)
+    await process(sessions, [original])
+    async with sessions() as session:
+        stored = await session.scalar(
+            text("SELECT detection FROM alerts WHERE tenant_id = :t"), {"t": tenant}
+        )
+    assert DetectionV1.model_validate(stored) == original

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from libs.common.db.jsonb import serialize_json
 from libs.common.settings import DatabaseSettings
 
 SessionFactory = async_sessionmaker[AsyncSession]
@@ -24,6 +25,7 @@ def create_engine(settings: DatabaseSettings) -> AsyncEngine:
         max_overflow=settings.pool_size,
         pool_pre_ping=True,
         echo=settings.echo,
+        json_serializer=serialize_json,
     )
 
 
