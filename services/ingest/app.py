@@ -12,6 +12,7 @@ from libs.common.kafka import create_broker, ensure_topics
 from libs.common.ratelimit import DetectionRateLimiter
 from services.ingest.admin_api import router as admin_router
 from services.ingest.api import router
+from services.ingest.entity_rules import EntityExtractor
 from services.ingest.handlers import register_raw_consumer
 from services.ingest.publisher import DetectionPublisher
 from services.ingest.raw import RawTopicIngest
@@ -51,9 +52,11 @@ def create_app(settings: IngestSettings) -> FastAPI:
     app.state.admin_authenticator = ApiKeyAuthenticator(settings.ingest.admin_api_keys)
     app.state.signed_sources = SignedSourceVerifier(settings.ingest.signed_sources)
     publisher = DetectionPublisher(settings.kafka)
-    app.state.ingest_service = IngestService(publisher)
+    extractor = EntityExtractor(settings.ingest.entity_rules)  # paths compiled once, here
+    app.state.ingest_service = IngestService(publisher, extractor)
     if settings.ingest.consume_raw_topic:
-        register_raw_consumer(broker, settings.ingest, RawTopicIngest(publisher, broker))
+        raw = RawTopicIngest(publisher, broker, extractor)
+        register_raw_consumer(broker, settings.ingest, raw)
     install_error_handlers(app)
     app.include_router(router)
     app.include_router(admin_router)

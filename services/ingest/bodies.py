@@ -49,7 +49,8 @@ def parse_documents(body: bytes, content_type: str, max_items: int) -> list[Any]
     elif content_type in JSON_TYPES:
         try:
             parsed = json.loads(body)
-        except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        # ValueError too: json refuses integers of more than 4,300 digits with a plain one.
+        except (ValueError, UnicodeDecodeError) as error:
             raise InvalidInput(f"body is not valid JSON: {error}") from error
         documents = parsed if isinstance(parsed, list) else [parsed]
     else:
@@ -73,6 +74,6 @@ def _ndjson(body: bytes) -> list[Any]:
             continue
         try:
             documents.append(json.loads(line))
-        except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        except (ValueError, UnicodeDecodeError) as error:
             documents.append(UnparseableLine(f"invalid_json: line {number}: {error}"))
     return documents

@@ -18,6 +18,7 @@ from libs.common.contracts.envelope import decode_headers
 from libs.common.errors import BrokerUnavailable
 from libs.common.kafka import publish_dead_letter
 from services.ingest.adapters import AdapterError, adapter_named
+from services.ingest.entity_rules import EntityExtractor
 from services.ingest.publisher import DetectionPublisher
 from services.ingest.service import validate_item
 
@@ -31,9 +32,12 @@ class RawBatchOutcome:
 
 
 class RawTopicIngest:
-    def __init__(self, publisher: DetectionPublisher, broker: KafkaBroker) -> None:
+    def __init__(
+        self, publisher: DetectionPublisher, broker: KafkaBroker, extractor: EntityExtractor
+    ) -> None:
         self._publisher = publisher
         self._broker = broker
+        self._extractor = extractor
 
     async def ingest_records(self, records: tuple[Any, ...]) -> RawBatchOutcome:
         """Dead-letter what is unusable, publish the rest; raises BrokerUnavailable if the
@@ -72,13 +76,13 @@ class RawTopicIngest:
             return "missing_tenant: set the ce_tenantid header"
         try:
             document = json.loads(value or b"")
-        except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        except (ValueError, UnicodeDecodeError) as error:  # ValueError: e.g. huge integers
             return f"invalid_json: {error}"
         try:
             declared = adapter_named(headers["format"]) if headers.get("format") else None
         except AdapterError as error:
             return f"invalid_format: {error.reason}"
-        result = validate_item(0, document, tenant_id, now, declared)
+        result = validate_item(0, document, tenant_id, now, declared, self._extractor)
         if isinstance(result, DetectionV1):
             return result
         return result.reason or "invalid_detection"

@@ -12,6 +12,7 @@ from libs.common.errors import BrokerUnavailable, InvalidInput
 from libs.common.logging import get_logger
 from services.ingest.adapters import AdapterError, FormatAdapter, adapter_named, detect_adapter
 from services.ingest.bodies import UnparseableLine
+from services.ingest.entity_rules import EntityExtractor
 from services.ingest.publisher import DetectionPublisher
 from services.ingest.schemas import IngestResponse, ItemResult, ItemStatus
 
@@ -24,6 +25,7 @@ def validate_item(
     tenant_id: str,
     now: datetime,
     declared: FormatAdapter | None = None,
+    extractor: EntityExtractor | None = None,
 ) -> DetectionV1 | ItemResult:
     """One document to a detection, or a rejection that names the problem. The client's
     declared format wins; without one, the document's structure picks the adapter."""
@@ -37,7 +39,7 @@ def validate_item(
         )
     try:
         adapter = declared or detect_adapter(document)
-        return adapter.normalize(document, tenant_id, now)
+        detection = adapter.normalize(document, tenant_id, now)
     except AdapterError as error:
         return ItemResult(
             index=index,
@@ -45,6 +47,7 @@ def validate_item(
             status=ItemStatus.REJECTED,
             reason=f"invalid_detection: {error.reason}",
         )
+    return extractor.apply(detection) if extractor else detection
 
 
 def declared_format(name: str | None) -> FormatAdapter | None:
@@ -58,8 +61,9 @@ def declared_format(name: str | None) -> FormatAdapter | None:
 
 
 class IngestService:
-    def __init__(self, publisher: DetectionPublisher) -> None:
+    def __init__(self, publisher: DetectionPublisher, extractor: EntityExtractor) -> None:
         self._publisher = publisher
+        self._extractor = extractor
 
     async def ingest(
         self, tenant_id: str, documents: list[Any], declared: FormatAdapter | None = None
@@ -68,7 +72,7 @@ class IngestService:
         results: list[ItemResult] = []
         valid: list[tuple[int, DetectionV1]] = []
         for index, document in enumerate(documents):
-            outcome = validate_item(index, document, tenant_id, now, declared)
+            outcome = validate_item(index, document, tenant_id, now, declared, self._extractor)
             if isinstance(outcome, DetectionV1):
                 valid.append((index, outcome))
             else:

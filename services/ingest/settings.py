@@ -4,6 +4,7 @@ from limits import parse
 from pydantic import Field, field_validator
 
 from libs.common.settings import ApiCredential, CommonSettings, HttpServerSettings
+from services.ingest.entity_rules import EntityRuleConfig
 from services.ingest.signed_sources import SignedSource
 
 
@@ -17,6 +18,8 @@ class IngestSection(HttpServerSettings):
     admin_api_keys: list[ApiCredential] = Field(default_factory=list)
     # How long a resolved issued key is trusted before it is looked up again (revocation lag).
     issued_key_cache_seconds: float = Field(default=10.0, ge=0, le=300)
+    # Extra entities per source or format, by JSONPath over the original document.
+    entity_rules: EntityRuleConfig = Field(default_factory=dict)
     # Consume detections.raw.v1 in this process (off: an HTTP-only ingest instance).
     consume_raw_topic: bool = True
     raw_consumer_group: str = "ingest-raw"

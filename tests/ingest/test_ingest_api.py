@@ -32,6 +32,9 @@ def settings_for(kafka: KafkaSettings, tenant: str) -> IngestSettings:
             max_batch_items=50,
             max_body_bytes=200_000,
             consume_raw_topic=False,  # the Kafka way in has its own tests
+            entity_rules={
+                "suricata": [{"path": "$.http.http_user_agent", "type": "other", "role": "agent"}]
+            },
         ),
     )
 
@@ -135,6 +138,17 @@ async def test_other_formats_are_detected_and_normalized(
     assert published["rule"]["name"] == alert["alert"]["signature"]
 
 
+async def test_configured_entity_rules_add_entities(
+    client: httpx.AsyncClient, shared_data: Path, kafka_settings: KafkaSettings, tenant: str
+) -> None:
+    alerts = read_detections(shared_data / "alerts" / "suricata_eve.jsonl.gz")
+    alert = next(a for a in alerts if a.get("http", {}).get("http_user_agent"))
+    assert (await client.post("/api/v1/detections", json=alert)).status_code == 202
+    (record,) = await read_published(kafka_settings, tenant, 1)
+    entities = json.loads(record.value)["entities"]
+    assert {"type": "other", "value": alert["http"]["http_user_agent"], "role": "agent"} in entities
+
+
 async def test_missing_id_gets_a_stable_fingerprint(
     client: httpx.AsyncClient, samples: list[dict[str, Any]]
 ) -> None:
@@ -149,12 +163,13 @@ async def test_missing_id_gets_a_stable_fingerprint(
     ("body", "headers", "status", "code"),
     [
         (b"{not json", {}, 422, "invalid_input"),
+        (b'{"n": ' + b"9" * 5_000 + b"}", {}, 422, "invalid_input"),  # a huge integer
         (b"[]", {}, 422, "invalid_input"),
         (json.dumps([{}] * 51).encode(), {}, 413, "payload_too_large"),
         (b"[" + b" " * 200_001 + b"]", {}, 413, "payload_too_large"),
         (b"{}", {"content-type": "text/plain"}, 415, "unsupported_media_type"),
     ],
-    ids=["bad-json", "empty", "too-many-items", "too-many-bytes", "wrong-type"],
+    ids=["bad-json", "huge-integer", "empty", "too-many-items", "too-many-bytes", "wrong-type"],
 )
 async def test_bad_requests_are_named(
     client: httpx.AsyncClient, body: bytes, headers: dict[str, str], status: int, code: str
