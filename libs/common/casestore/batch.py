@@ -154,27 +154,27 @@ async def _insert_cases(
 def _growth(
     case: Case, kept: list[NewAlert], actor: str
 ) -> tuple[dict[str, Any], list[CaseEventV1]]:
+    """The grown case's new values and events. The locked Case stays untouched: it is
+    tracked by the session, and changing it would make autoflush write it once more."""
     times = [a.effective_time for a in kept]
     top = max((a.severity for a in kept), key=lambda s: s.rank)
     old = Severity(case.severity)
-    case.alert_count += len(kept)
-    case.first_event_at = min([*times, *_present(case.first_event_at)])
-    case.last_event_at = max([*times, *_present(case.last_event_at)])
-    if top.rank > old.rank:
-        case.severity = top.value
+    severity = top if top.rank > old.rank else old
     update = {
         "case_id": case.id,
-        "alert_count": case.alert_count,
-        "severity": case.severity,
-        "first_event_at": case.first_event_at,
-        "last_event_at": case.last_event_at,
+        "alert_count": case.alert_count + len(kept),
+        "severity": severity.value,
+        "first_event_at": min([*times, *_present(case.first_event_at)]),
+        "last_event_at": max([*times, *_present(case.last_event_at)]),
     }
     events: list[CaseEventV1] = [
         CaseAlertAttachedV1(
-            **event_base(case, actor), alert_ids=[a.id for a in kept], alert_count=case.alert_count
+            **event_base(case, actor),
+            alert_ids=[a.id for a in kept],
+            alert_count=update["alert_count"],
         )
     ]
-    if top.rank > old.rank:
+    if severity is not old:
         events.append(
             CaseSeverityUpgradedV1(**event_base(case, actor), from_severity=old, to_severity=top)
         )
