@@ -5,11 +5,26 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any
 
 from libs.common.casestore.lifecycle import OPEN_STATUSES
 from libs.common.contracts.cases import CaseStatus
 from libs.common.contracts.detections import DetectionV1
 from services.alerting.repository import OpenSlot
+
+# The one policy so far; recorded on every alert so a later policy change stays explainable.
+POLICY_NAME = "host-and-rule"
+POLICY_VERSION = 1
+
+
+class Reason(StrEnum):
+    """Why a detection went where it went; recorded on its alert."""
+
+    JOINED_OPEN_CASE = "joined_open_case"  # within the window of an open case of its key
+    NO_CASE_FOR_KEY = "no_case_for_key"  # first detection of its key
+    PREVIOUS_CASE_CLOSED = "previous_case_closed"  # the key's case is resolved or closed
+    OUTSIDE_WINDOW = "outside_window"  # further from the key's case than the window
 
 
 def group_key(detection: DetectionV1) -> str:
@@ -17,11 +32,33 @@ def group_key(detection: DetectionV1) -> str:
     return f"host={detection.host or '-'}|rule={detection.rule.id}"
 
 
+def provenance(
+    detection: DetectionV1, key: str, window: timedelta, reason: Reason, opened: bool
+) -> dict[str, Any]:
+    return {
+        "policy": POLICY_NAME,
+        "policy_version": POLICY_VERSION,
+        "group_key": key,
+        "key": {"host": detection.host, "rule_id": detection.rule.id},
+        "window": {
+            "kind": "sliding",
+            "seconds": int(window.total_seconds()),
+            "measured_on": "event_time",
+        },
+        "event_time": detection.effective_time.isoformat(),
+        "time_fallback": detection.time_fallback,
+        "decision": "opened_case" if opened else "joined_case",
+        "reason": reason.value,
+    }
+
+
 @dataclass
 class Segment:
     """Detections of one group key that go to one case: an existing one or a new one."""
 
     case_id: uuid.UUID | None
+    # Why the segment's first detection did not join the key's earlier case (new cases).
+    reason: Reason = Reason.JOINED_OPEN_CASE
     detections: list[DetectionV1] = field(default_factory=list)
 
 
@@ -43,11 +80,22 @@ def plan_segments(
             continue
         if current is not None and current.detections:
             segments.append(current)
-        current = Segment(case_id=None, detections=[detection])
+        reason = _why_new(slot, current, span)
+        current = Segment(case_id=None, reason=reason, detections=[detection])
         span = (at, at)
     if current is not None and current.detections:
         segments.append(current)
     return segments
+
+
+def _why_new(
+    slot: OpenSlot | None, current: Segment | None, span: tuple[datetime, datetime] | None
+) -> Reason:
+    if current is None and slot is None:
+        return Reason.NO_CASE_FOR_KEY
+    if current is None and span is None:
+        return Reason.PREVIOUS_CASE_CLOSED
+    return Reason.OUTSIDE_WINDOW
 
 
 def _usable_span(slot: OpenSlot | None) -> tuple[datetime, datetime] | None:

@@ -8,6 +8,7 @@ import uuid
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -16,11 +17,13 @@ from libs.common.contracts.detections import DetectionV1
 from libs.common.db.jsonb import SerializedJSON
 from services.alerting import repository
 from services.alerting.grouping import (
+    Reason,
     Segment,
     case_description,
     case_title,
     group_key,
     plan_segments,
+    provenance,
 )
 from services.alerting.repository import OpenSlot
 
@@ -83,10 +86,14 @@ class GroupingService:
             session,
             tenant_id,
             [
-                CaseOpening(_new_case(tenant_id, key, seg), _alerts(key, seg))
+                CaseOpening(_new_case(tenant_id, key, seg), _alerts(key, seg, self._window))
                 for key, seg in openings
             ],
-            [CaseGrowth(seg.case_id, _alerts(key, seg)) for key, seg in growths if seg.case_id],
+            [
+                CaseGrowth(seg.case_id, _alerts(key, seg, self._window))
+                for key, seg in growths
+                if seg.case_id
+            ],
             ACTOR,
         )
         for (_, segment), case in zip(openings, written.opened, strict=True):
@@ -127,11 +134,25 @@ def _new_case(tenant_id: str, key: str, segment: Segment) -> NewCase:
     )
 
 
-def _alerts(key: str, segment: Segment) -> list[NewAlert]:
-    return [_new_alert(detection, key) for detection in segment.detections]
+def _alerts(key: str, segment: Segment, window: timedelta) -> list[NewAlert]:
+    opened = segment.case_id is None
+    return [
+        _new_alert(
+            detection,
+            key,
+            provenance(
+                detection,
+                key,
+                window,
+                segment.reason if opened and n == 0 else Reason.JOINED_OPEN_CASE,
+                opened=opened and n == 0,
+            ),
+        )
+        for n, detection in enumerate(segment.detections)
+    ]
 
 
-def _new_alert(detection: DetectionV1, key: str) -> NewAlert:
+def _new_alert(detection: DetectionV1, key: str, grouping: dict[str, Any]) -> NewAlert:
     return NewAlert(
         id=uuid.uuid4(),
         tenant_id=detection.tenant_id,
@@ -149,5 +170,6 @@ def _new_alert(detection: DetectionV1, key: str) -> NewAlert:
             "time_fallback": detection.time_fallback,
             "ingested_at": detection.ingested_at,
             "detection": SerializedJSON(detection.model_dump_json()),
+            "grouping": grouping,
         },
     )

@@ -14,7 +14,15 @@ from libs.common.contracts.cases import CaseStatus
 from libs.common.contracts.detections import Severity
 from libs.common.db.engine import transaction
 from libs.common.http import Principal
-from services.cases.schemas import CaseDetail, CasePage, CasePatch, CaseSummary, NoteIn, NoteOut
+from services.cases.schemas import (
+    AlertWhy,
+    CaseDetail,
+    CasePage,
+    CasePatch,
+    CaseSummary,
+    NoteIn,
+    NoteOut,
+)
 from services.cases.service import CaseService
 
 router = APIRouter(prefix="/api/v1")
@@ -71,6 +79,17 @@ async def get_case(
     case_id: uuid.UUID, caller: Caller, session: Session, service: Service
 ) -> CaseDetail:
     return await service.get_case(session, caller, case_id)
+
+
+@router.get(
+    "/alerts/{alert_id}/why",
+    response_model=AlertWhy,
+    summary="Why an alert is in its case: grouping policy, key, window and decision",
+)
+async def explain_alert(
+    alert_id: uuid.UUID, caller: Caller, session: Session, service: Service
+) -> AlertWhy:
+    return await service.explain_alert(session, caller, alert_id)
 
 
 @router.patch("/cases/{case_id}", response_model=CaseSummary, summary="Change a case's status")

@@ -55,6 +55,15 @@ async def case_alerts(
     return list((await session.execute(statement)).scalars())
 
 
+async def get_alert(session: AsyncSession, tenant_id: str, alert_id: uuid.UUID) -> Alert | None:
+    statement = (
+        select(Alert)
+        .options(defer(Alert.detection))  # type: ignore[arg-type]
+        .where(Alert.tenant_id == tenant_id, Alert.id == alert_id)
+    )
+    return (await session.execute(statement)).scalar_one_or_none()
+
+
 async def case_timeline(
     session: AsyncSession, tenant_id: str, case_id: uuid.UUID
 ) -> list[CaseEvent]:

@@ -75,6 +75,27 @@ class CaseDetail(CaseSummary):
     timeline: list[TimelineEntry]
 
 
+class CaseRef(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    number: int
+    title: str
+    status: CaseStatus
+    alert_count: int
+
+
+class AlertWhy(BaseModel):
+    """Why an alert is in its case: the policy, key, window and decision at grouping time."""
+
+    alert: AlertSummary
+    case: CaseRef
+    grouping: dict[str, Any] | None = Field(
+        description="policy and version, key values, window, decision and reason; "
+        "null for alerts stored before provenance was recorded"
+    )
+
+
 class CasePage(BaseModel):
     items: list[CaseSummary]
     next_cursor: str | None

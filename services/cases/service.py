@@ -18,9 +18,11 @@ from libs.common.http import Principal
 from services.cases import repository
 from services.cases.schemas import (
     AlertSummary,
+    AlertWhy,
     CaseDetail,
     CasePage,
     CasePatch,
+    CaseRef,
     CaseSummary,
     NoteOut,
     TimelineEntry,
@@ -89,6 +91,20 @@ class CaseService:
             alerts_truncated=len(alerts) > MAX_ALERTS_IN_DETAIL,
             notes=[NoteOut.model_validate(n) for n in notes],
             timeline=[TimelineEntry.model_validate(e) for e in timeline],
+        )
+
+    async def explain_alert(
+        self, session: AsyncSession, caller: Principal, alert_id: uuid.UUID
+    ) -> AlertWhy:
+        alert = await repository.get_alert(session, caller.tenant_id, alert_id)
+        if alert is None:
+            raise NotFound("alert not found", alert_id=str(alert_id))
+        case = await repository.get_case(session, caller.tenant_id, alert.case_id)
+        assert case is not None  # alerts reference their case; both carry the tenant
+        return AlertWhy(
+            alert=AlertSummary.model_validate(alert),
+            case=CaseRef.model_validate(case),
+            grouping=alert.grouping,
         )
 
     async def update_case(

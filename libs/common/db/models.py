@@ -96,6 +96,8 @@ class Alert(SQLModel, table=True):
     # Wall clock at insert (clock_timestamp, not the transaction start), for latency.
     stored_at: datetime = Field(sa_column=stored_at_column())
     detection: dict[str, Any] = Field(sa_column=json_column())
+    # Why this alert is in its case: policy and version, key values, window, decision.
+    grouping: dict[str, Any] | None = Field(default=None, sa_column=json_column(nullable=True))
 
 
 class CaseEvent(SQLModel, table=True):

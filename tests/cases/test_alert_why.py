@@ -1,0 +1,116 @@
+"""GET /api/v1/alerts/{id}/why explains each grouping decision, as alerting made it."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from typing import Any
+
+import httpx
+import pytest
+from pydantic import SecretStr
+from sqlalchemy import text
+
+from libs.common.casestore.store import CaseStore
+from libs.common.db.engine import SessionFactory, transaction
+from libs.common.settings import ApiCredential, DatabaseSettings, KafkaSettings
+from services.alerting.service import GroupingService
+from services.cases.app import create_app
+from services.cases.settings import CasesSection, CasesSettings
+from tests.support.detections import detection
+from tests.support.http_server import serve
+
+KEY, OTHER = "why-key", "why-other-key"
+GROUPING = GroupingService(CaseStore("casestream/alerting-test"), window=timedelta(hours=1))
+
+
+@pytest.fixture
+async def client(
+    kafka_settings: KafkaSettings, database_url: str, tenant: str
+) -> AsyncIterator[httpx.AsyncClient]:
+    settings = CasesSettings(
+        kafka=kafka_settings,
+        database=DatabaseSettings(url=SecretStr(database_url)),
+        cases=CasesSection(
+            api_keys=[
+                ApiCredential(key=SecretStr(KEY), tenant=tenant, name="ana"),
+                ApiCredential(key=SecretStr(OTHER), tenant=f"{tenant}-b", name="eve"),
+            ]
+        ),
+    )
+    async with (
+        serve(create_app(settings)) as url,
+        httpx.AsyncClient(base_url=url, headers={"authorization": f"Bearer {KEY}"}) as c,
+    ):
+        yield c
+
+
+async def alert_ids(sessions: SessionFactory, tenant: str) -> dict[str, str]:
+    async with sessions() as session:
+        rows = await session.execute(
+            text("SELECT detection_id, id FROM alerts WHERE tenant_id = :t"), {"t": tenant}
+        )
+    return {row.detection_id: str(row.id) for row in rows}
+
+
+async def why(client: httpx.AsyncClient, alert_id: str) -> dict[str, Any]:
+    response = await client.get(f"/api/v1/alerts/{alert_id}/why")
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+async def test_each_decision_is_explained(
+    client: httpx.AsyncClient, sessions: SessionFactory, tenant: str
+) -> None:
+    async with transaction(sessions) as session:
+        await GROUPING.process(
+            session,
+            [
+                detection(tenant, "first", minutes=0),
+                detection(tenant, "second", minutes=30),
+                detection(tenant, "after-gap", minutes=200),
+            ],
+        )
+    ids = await alert_ids(sessions, tenant)
+    first, second, later = [await why(client, ids[d]) for d in ("first", "second", "after-gap")]
+    assert (first["grouping"]["decision"], first["grouping"]["reason"]) == (
+        "opened_case",
+        "no_case_for_key",
+    )
+    assert (second["grouping"]["decision"], second["grouping"]["reason"]) == (
+        "joined_case",
+        "joined_open_case",
+    )
+    assert second["case"]["id"] == first["case"]["id"]
+    assert (later["grouping"]["decision"], later["grouping"]["reason"]) == (
+        "opened_case",
+        "outside_window",
+    )
+    assert later["case"]["id"] != first["case"]["id"]
+    grouping = first["grouping"]
+    assert (grouping["policy"], grouping["policy_version"]) == ("host-and-rule", 1)
+    assert grouping["key"] == {"host": "h1", "rule_id": "r1"}
+    assert grouping["window"] == {"kind": "sliding", "seconds": 3600, "measured_on": "event_time"}
+
+    closed = await client.patch(f"/api/v1/cases/{later['case']['id']}", json={"status": "closed"})
+    assert closed.status_code == 200
+    async with transaction(sessions) as session:
+        await GROUPING.process(session, [detection(tenant, "after-close", minutes=210)])
+    reopened = await why(client, (await alert_ids(sessions, tenant))["after-close"])
+    assert (reopened["grouping"]["decision"], reopened["grouping"]["reason"]) == (
+        "opened_case",
+        "previous_case_closed",
+    )
+
+
+async def test_another_tenant_cannot_ask(
+    client: httpx.AsyncClient, sessions: SessionFactory, tenant: str
+) -> None:
+    async with transaction(sessions) as session:
+        await GROUPING.process(session, [detection(tenant, "private")])
+    alert_id = (await alert_ids(sessions, tenant))["private"]
+    response = await client.get(
+        f"/api/v1/alerts/{alert_id}/why", headers={"authorization": f"Bearer {OTHER}"}
+    )
+    assert response.status_code == 404
