@@ -16,6 +16,7 @@ from libs.common.db.engine import transaction
 from libs.common.http import Principal
 from services.cases.schemas import (
     AlertWhy,
+    AuditVerdict,
     CaseDetail,
     CasePage,
     CasePatch,
@@ -90,6 +91,17 @@ async def explain_alert(
     alert_id: uuid.UUID, caller: Caller, session: Session, service: Service
 ) -> AlertWhy:
     return await service.explain_alert(session, caller, alert_id)
+
+
+@router.get(
+    "/cases/{case_id}/audit/verify",
+    response_model=AuditVerdict,
+    summary="Recompute the case's audit hash chain: was any event changed or removed?",
+)
+async def verify_audit(
+    case_id: uuid.UUID, caller: Caller, session: Session, service: Service
+) -> AuditVerdict:
+    return await service.verify_audit(session, caller, case_id)
 
 
 @router.patch("/cases/{case_id}", response_model=CaseSummary, summary="Change a case's status")

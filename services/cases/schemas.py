@@ -96,6 +96,14 @@ class AlertWhy(BaseModel):
     )
 
 
+class AuditVerdict(BaseModel):
+    case_id: uuid.UUID
+    events: int
+    valid: bool
+    broken_at_seq: int | None = None
+    problem: str | None = None
+
+
 class CasePage(BaseModel):
     items: list[CaseSummary]
     next_cursor: str | None

@@ -6,10 +6,12 @@ from __future__ import annotations
 import base64
 import json
 import uuid
+from dataclasses import asdict
 from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from libs.common.casestore.chain import verify_chain
 from libs.common.casestore.store import CaseStore
 from libs.common.contracts.cases import CaseStatus
 from libs.common.contracts.detections import Severity
@@ -19,6 +21,7 @@ from services.cases import repository
 from services.cases.schemas import (
     AlertSummary,
     AlertWhy,
+    AuditVerdict,
     CaseDetail,
     CasePage,
     CasePatch,
@@ -106,6 +109,14 @@ class CaseService:
             case=CaseRef.model_validate(case),
             grouping=alert.grouping,
         )
+
+    async def verify_audit(
+        self, session: AsyncSession, caller: Principal, case_id: uuid.UUID
+    ) -> AuditVerdict:
+        if await repository.get_case(session, caller.tenant_id, case_id) is None:
+            raise NotFound("case not found", case_id=str(case_id))
+        verdict = verify_chain(await repository.case_timeline(session, caller.tenant_id, case_id))
+        return AuditVerdict(case_id=case_id, **asdict(verdict))
 
     async def update_case(
         self, session: AsyncSession, caller: Principal, case_id: uuid.UUID, patch: CasePatch

@@ -9,6 +9,7 @@ from typing import Any
 import httpx
 import pytest
 from pydantic import SecretStr
+from sqlalchemy import text
 
 from libs.common.casestore.store import CaseStore, NewCase
 from libs.common.contracts.detections import Severity
@@ -202,3 +203,58 @@ async def test_bad_list_parameters_are_named(
 async def test_unknown_case_is_404(client: httpx.AsyncClient) -> None:
     response = await client.get(f"/api/v1/cases/{uuid.uuid4()}")
     assert (response.status_code, response.json()["code"]) == (404, "not_found")
+
+
+async def test_the_audit_chain_verifies_and_catches_tampering(
+    client: httpx.AsyncClient, sessions: SessionFactory, tenant: str
+) -> None:
+    (case_id,) = await seed(sessions, tenant, [Severity.MEDIUM])
+    await client.patch(f"/api/v1/cases/{case_id}", json={"status": "in_progress"})
+    await client.post(f"/api/v1/cases/{case_id}/notes", json={"body": "checked the host"})
+    verdict = (await client.get(f"/api/v1/cases/{case_id}/audit/verify")).json()
+    assert (verdict["valid"], verdict["events"]) == (True, 3)
+
+    # What someone with database access could do behind the API's back.
+    async with transaction(sessions) as session:
+        await session.execute(
+            text("ALTER TABLE case_events DISABLE TRIGGER case_events_append_only")
+        )
+        await session.execute(
+            text(
+                "UPDATE case_events SET actor = 'nobody' WHERE case_id = :c AND type = 'case.status_changed'"
+            ),
+            {"c": case_id},
+        )
+        await session.execute(
+            text("ALTER TABLE case_events ENABLE TRIGGER case_events_append_only")
+        )
+    verdict = (await client.get(f"/api/v1/cases/{case_id}/audit/verify")).json()
+    assert verdict["valid"] is False
+    assert verdict["problem"] == "this event's content was changed"
+    timeline = (await client.get(f"/api/v1/cases/{case_id}")).json()["timeline"]
+    assert verdict["broken_at_seq"] is not None
+    assert [e["actor"] for e in timeline] == ["system:alerting", "nobody", "ana"]
+
+
+async def test_a_removed_event_breaks_the_chain(
+    client: httpx.AsyncClient, sessions: SessionFactory, tenant: str
+) -> None:
+    (case_id,) = await seed(sessions, tenant, [Severity.MEDIUM])
+    await client.patch(f"/api/v1/cases/{case_id}", json={"status": "in_progress"})
+    await client.patch(f"/api/v1/cases/{case_id}", json={"status": "resolved"})
+    async with transaction(sessions) as session:
+        await session.execute(
+            text("ALTER TABLE case_events DISABLE TRIGGER case_events_append_only")
+        )
+        await session.execute(
+            text(
+                "DELETE FROM case_events WHERE case_id = :c AND payload->>'to_status' = 'in_progress'"
+            ),
+            {"c": case_id},
+        )
+        await session.execute(
+            text("ALTER TABLE case_events ENABLE TRIGGER case_events_append_only")
+        )
+    verdict = (await client.get(f"/api/v1/cases/{case_id}/audit/verify")).json()
+    assert verdict["valid"] is False
+    assert verdict["problem"] == "an event before this one was removed, added or reordered"

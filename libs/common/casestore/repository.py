@@ -113,6 +113,21 @@ async def insert_events(
         await session.execute(insert(OutboxMessage), list(outbox))
 
 
+async def last_event_hashes(
+    session: AsyncSession, tenant_id: str, case_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, str]:
+    """The newest audit hash of each case. Callers hold the cases' row locks, so no other
+    writer can append between this read and their insert."""
+    result = await session.execute(
+        text(
+            "SELECT DISTINCT ON (case_id) case_id, hash FROM case_events "
+            "WHERE tenant_id = :tenant AND case_id = ANY(:ids) ORDER BY case_id, seq DESC"
+        ),
+        {"tenant": tenant_id, "ids": list(set(case_ids))},
+    )
+    return {row.case_id: row.hash for row in result}
+
+
 async def insert_note(session: AsyncSession, values: dict[str, Any]) -> CaseNote | None:
     statement = (
         insert(CaseNote)

@@ -116,6 +116,9 @@ class CaseEvent(SQLModel, table=True):
     actor: str = Field(max_length=256)
     occurred_at: datetime = Field(sa_column=tz_column())
     payload: dict[str, Any] = Field(sa_column=json_column())
+    # Hash chain per case: sha256 over the previous event's hash and this event's content.
+    prev_hash: str | None = Field(default=None, max_length=64)
+    hash: str = Field(max_length=64)
 
 
 class CaseNote(SQLModel, table=True):
