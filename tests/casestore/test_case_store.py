@@ -61,6 +61,7 @@ async def events_and_outbox(
             await session.execute(
                 text(
                     "SELECT event_id, topic, key, headers FROM outbox WHERE payload->>'case_id' = :c "
+                    "AND topic = 'cases.events.v1' "
                     "ORDER BY id"
                 ),
                 {"c": str(case_id)},

@@ -219,9 +219,23 @@ async def test_detections_become_cases_webhooks_and_playbook_notes(
     }
     outbox = {
         r[0]
-        for r in await _rows(sessions, "SELECT event_id FROM outbox WHERE tenant_id = :t", tenant)
+        for r in await _rows(
+            sessions,
+            "SELECT event_id FROM outbox WHERE tenant_id = :t AND topic = 'cases.events.v1'",
+            tenant,
+        )
     }
     assert audit == outbox
+    # And every stored alert went out on alerts.v1 with the case it joined.
+    published = await _rows(
+        sessions,
+        "SELECT payload->>'detection_id', payload->>'case_id' FROM outbox "
+        "WHERE tenant_id = :t AND topic = 'alerts.v1'",
+        tenant,
+    )
+    assert sorted((d, uuid.UUID(c)) for d, c in published) == sorted(
+        (r.detection_id, r.case_id) for r in rows
+    )
 
     # Posting the same 500 again changes nothing.
     async with sessions() as session:

@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from libs.common.casestore import repository
-from libs.common.casestore.events import event_base, record_events
+from libs.common.casestore.events import alert_outbox_rows, event_base, record_events
 from libs.common.casestore.lifecycle import INITIAL_STATUS
 from libs.common.contracts.cases import (
     CaseAlertAttachedV1,
@@ -115,7 +115,16 @@ async def apply_grouping(
             updates.append(update)
             events += grown_events
     await repository.update_cases_growth(session, tenant_id, updates)
-    await record_events(session, source, events)
+    stored_alerts = [
+        (case.id, [a for a in o.alerts if a.id in result.inserted])
+        for case, o in zip(opened, openings, strict=True)
+    ] + [(g.case_id, [a for a in g.alerts if a.id in result.inserted]) for g in growths]
+    alert_messages = [
+        row
+        for case_id, alerts in stored_alerts
+        for row in alert_outbox_rows(source, case_id, alerts)
+    ]
+    await record_events(session, source, events, alert_messages)
     return result
 
 

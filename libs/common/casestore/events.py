@@ -2,18 +2,79 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from libs.common.casestore import repository
 from libs.common.casestore.chain import event_hash
+from libs.common.contracts.alerts import ALERT_EVENT_TYPE, AlertV1
 from libs.common.contracts.cases import CaseEventV1
+from libs.common.contracts.detections import RuleRefV1, Severity
 from libs.common.contracts.envelope import CloudEventAttributes
-from libs.common.contracts.topics import CASE_EVENTS
+from libs.common.contracts.topics import ALERTS, CASE_EVENTS
 from libs.common.db.models import Case
+
+
+class NewAlertLike(Protocol):
+    """What alerts.v1 needs of an alert being stored (casestore.batch.NewAlert)."""
+
+    @property
+    def id(self) -> uuid.UUID: ...
+    @property
+    def tenant_id(self) -> str: ...
+    @property
+    def severity(self) -> Severity: ...
+    @property
+    def effective_time(self) -> datetime: ...
+    @property
+    def columns(self) -> dict[str, Any]: ...
+
+
+def alert_outbox_rows(
+    source: str, case_id: uuid.UUID, alerts: Sequence[NewAlertLike]
+) -> list[dict[str, Any]]:
+    """`alerts.v1` messages for alerts just stored, keyed by tenant and alert."""
+    now = datetime.now(UTC)
+    rows = []
+    for alert in alerts:
+        columns = alert.columns
+        message = AlertV1(
+            alert_id=alert.id,
+            tenant_id=alert.tenant_id,
+            detection_id=columns["detection_id"],
+            case_id=case_id,
+            title=columns["title"],
+            severity=alert.severity,
+            rule=RuleRefV1(
+                id=columns["rule_id"], name=columns["rule_name"], source=columns.get("source")
+            ),
+            host=columns.get("host"),
+            group_key=columns["group_key"],
+            effective_time=alert.effective_time,
+            created_at=now,
+        )
+        attributes = CloudEventAttributes(
+            source=source,
+            type=ALERT_EVENT_TYPE,
+            time=now,
+            subject=str(alert.id),
+            tenantid=alert.tenant_id,
+        )
+        rows.append(
+            {
+                "event_id": uuid.UUID(attributes.id),
+                "tenant_id": alert.tenant_id,
+                "topic": ALERTS.name,
+                "key": f"{alert.tenant_id}:{alert.id}",
+                "headers": attributes.to_headers(),
+                "payload": message.model_dump(mode="json"),
+            }
+        )
+    return rows
 
 
 def event_base(case: Case, actor: str) -> dict[str, Any]:
@@ -26,8 +87,15 @@ def event_base(case: Case, actor: str) -> dict[str, Any]:
     }
 
 
-async def record_events(session: AsyncSession, source: str, events: Sequence[CaseEventV1]) -> None:
+async def record_events(
+    session: AsyncSession,
+    source: str,
+    events: Sequence[CaseEventV1],
+    extra_outbox: Sequence[dict[str, Any]] = (),
+) -> None:
+    """Audit and outbox rows for `events`, plus other messages to publish with them."""
     if not events:
+        await repository.insert_events(session, [], list(extra_outbox))
         return
     tenant_id = events[0].tenant_id
     assert all(e.tenant_id == tenant_id for e in events), "one tenant per recording"
@@ -65,4 +133,4 @@ async def record_events(session: AsyncSession, source: str, events: Sequence[Cas
                 "payload": payload,
             }
         )
-    await repository.insert_events(session, audit_rows, outbox_rows)
+    await repository.insert_events(session, audit_rows, [*outbox_rows, *extra_outbox])
