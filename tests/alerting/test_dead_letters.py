@@ -20,6 +20,20 @@ from tests.support.detections import detection
 from tests.support.kafka import read_until
 
 
+async def stored_detection_ids(sessions: SessionFactory, tenant: str) -> list[str]:
+    """The tenant's stored detection ids, once there are any (or fail after 30 s)."""
+    async with asyncio.timeout(30):
+        while True:
+            async with sessions() as session:
+                result = await session.execute(
+                    text("SELECT detection_id FROM alerts WHERE tenant_id = :t"), {"t": tenant}
+                )
+                stored = list(result.scalars())
+            if stored:
+                return stored
+            await asyncio.sleep(0.2)
+
+
 @pytest.fixture
 async def alerting(kafka_settings: KafkaSettings, database_url: str) -> AsyncIterator[None]:
     settings = AlertingSettings(
@@ -62,22 +76,7 @@ async def test_bad_messages_are_dead_lettered_and_good_ones_processed(
     assert letters[marker]["dlq_offset"].isdigit()
     assert b"does not match the payload" in letters[spoofed]["dlq_reason"]
 
-    async with asyncio.timeout(30):
-        while True:
-            async with sessions() as session:
-                stored = (
-                    (
-                        await session.execute(
-                            text("SELECT detection_id FROM alerts WHERE tenant_id = :t"),
-                            {"t": tenant},
-                        )
-                    )
-                    .scalars()
-                    .all()
-                )
-            if stored:
-                break
-            await asyncio.sleep(0.2)
+    stored = await stored_detection_ids(sessions, tenant)
     assert stored == ["good-1"]
 
 
@@ -106,20 +105,5 @@ async def test_a_detection_postgres_refuses_is_dead_lettered_not_retried_forever
         count=1,
     )
     assert b"refused by the database" in dict(letter.headers)["dlq_reason"]
-    async with asyncio.timeout(30):
-        while True:
-            async with sessions() as session:
-                stored = (
-                    (
-                        await session.execute(
-                            text("SELECT detection_id FROM alerts WHERE tenant_id = :t"),
-                            {"t": tenant},
-                        )
-                    )
-                    .scalars()
-                    .all()
-                )
-            if stored:
-                break
-            await asyncio.sleep(0.2)
+    stored = await stored_detection_ids(sessions, tenant)
     assert stored == ["fine"]

@@ -2,47 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
 
 import httpx
-import pytest
-from pydantic import SecretStr
 from sqlalchemy import text
 
 from libs.common.casestore.store import CaseStore
 from libs.common.db.engine import SessionFactory, transaction
-from libs.common.settings import ApiCredential, DatabaseSettings, KafkaSettings
 from services.alerting.service import GroupingService
-from services.cases.app import create_app
-from services.cases.settings import CasesSection, CasesSettings
+from tests.cases.conftest import OUTSIDER
 from tests.support.detections import detection
-from tests.support.http_server import serve
 
-KEY, OTHER = "why-key", "why-other-key"
 GROUPING = GroupingService(CaseStore("casestream/alerting-test"), window=timedelta(hours=1))
-
-
-@pytest.fixture
-async def client(
-    kafka_settings: KafkaSettings, database_url: str, tenant: str
-) -> AsyncIterator[httpx.AsyncClient]:
-    settings = CasesSettings(
-        kafka=kafka_settings,
-        database=DatabaseSettings(url=SecretStr(database_url)),
-        cases=CasesSection(
-            api_keys=[
-                ApiCredential(key=SecretStr(KEY), tenant=tenant, name="ana"),
-                ApiCredential(key=SecretStr(OTHER), tenant=f"{tenant}-b", name="eve"),
-            ]
-        ),
-    )
-    async with (
-        serve(create_app(settings)) as url,
-        httpx.AsyncClient(base_url=url, headers={"authorization": f"Bearer {KEY}"}) as c,
-    ):
-        yield c
 
 
 async def alert_ids(sessions: SessionFactory, tenant: str) -> dict[str, str]:
@@ -111,6 +83,6 @@ async def test_another_tenant_cannot_ask(
         await GROUPING.process(session, [detection(tenant, "private")])
     alert_id = (await alert_ids(sessions, tenant))["private"]
     response = await client.get(
-        f"/api/v1/alerts/{alert_id}/why", headers={"authorization": f"Bearer {OTHER}"}
+        f"/api/v1/alerts/{alert_id}/why", headers={"authorization": f"Bearer {OUTSIDER}"}
     )
     assert response.status_code == 404

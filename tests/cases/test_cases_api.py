@@ -3,45 +3,17 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import pytest
-from pydantic import SecretStr
 from sqlalchemy import text
 
 from libs.common.casestore.store import CaseStore, NewCase
 from libs.common.contracts.detections import Severity
 from libs.common.db.engine import SessionFactory, transaction
-from libs.common.settings import ApiCredential, DatabaseSettings, KafkaSettings
-from services.cases.app import create_app
-from services.cases.settings import CasesSection, CasesSettings
+from tests.cases.conftest import OUTSIDER
 from tests.casestore.test_case_store import alert
-from tests.support.http_server import serve
-
-ANALYST, OUTSIDER = "analyst-key", "outsider-key"
-
-
-@pytest.fixture
-async def client(
-    kafka_settings: KafkaSettings, database_url: str, tenant: str
-) -> AsyncIterator[httpx.AsyncClient]:
-    settings = CasesSettings(
-        kafka=kafka_settings,
-        database=DatabaseSettings(url=SecretStr(database_url)),
-        cases=CasesSection(
-            api_keys=[
-                ApiCredential(key=SecretStr(ANALYST), tenant=tenant, name="ana"),
-                ApiCredential(key=SecretStr(OUTSIDER), tenant=f"{tenant}-other", name="eve"),
-            ]
-        ),
-    )
-    async with (
-        serve(create_app(settings)) as url,
-        httpx.AsyncClient(base_url=url, headers={"authorization": f"Bearer {ANALYST}"}) as c,
-    ):
-        yield c
 
 
 async def seed(
@@ -205,6 +177,18 @@ async def test_unknown_case_is_404(client: httpx.AsyncClient) -> None:
     assert (response.status_code, response.json()["code"]) == (404, "not_found")
 
 
+async def tamper(sessions: SessionFactory, sql: str, case_id: uuid.UUID) -> None:
+    """What someone with database access could do behind the API's back."""
+    async with transaction(sessions) as session:
+        await session.execute(
+            text("ALTER TABLE case_events DISABLE TRIGGER case_events_append_only")
+        )
+        await session.execute(text(sql), {"c": case_id})
+        await session.execute(
+            text("ALTER TABLE case_events ENABLE TRIGGER case_events_append_only")
+        )
+
+
 async def test_the_audit_chain_verifies_and_catches_tampering(
     client: httpx.AsyncClient, sessions: SessionFactory, tenant: str
 ) -> None:
@@ -214,20 +198,11 @@ async def test_the_audit_chain_verifies_and_catches_tampering(
     verdict = (await client.get(f"/api/v1/cases/{case_id}/audit/verify")).json()
     assert (verdict["valid"], verdict["events"]) == (True, 3)
 
-    # What someone with database access could do behind the API's back.
-    async with transaction(sessions) as session:
-        await session.execute(
-            text("ALTER TABLE case_events DISABLE TRIGGER case_events_append_only")
-        )
-        await session.execute(
-            text(
-                "UPDATE case_events SET actor = 'nobody' WHERE case_id = :c AND type = 'case.status_changed'"
-            ),
-            {"c": case_id},
-        )
-        await session.execute(
-            text("ALTER TABLE case_events ENABLE TRIGGER case_events_append_only")
-        )
+    await tamper(
+        sessions,
+        "UPDATE case_events SET actor = 'nobody' WHERE case_id = :c AND type = 'case.status_changed'",
+        case_id,
+    )
     verdict = (await client.get(f"/api/v1/cases/{case_id}/audit/verify")).json()
     assert verdict["valid"] is False
     assert verdict["problem"] == "this event's content was changed"
@@ -242,19 +217,11 @@ async def test_a_removed_event_breaks_the_chain(
     (case_id,) = await seed(sessions, tenant, [Severity.MEDIUM])
     await client.patch(f"/api/v1/cases/{case_id}", json={"status": "in_progress"})
     await client.patch(f"/api/v1/cases/{case_id}", json={"status": "resolved"})
-    async with transaction(sessions) as session:
-        await session.execute(
-            text("ALTER TABLE case_events DISABLE TRIGGER case_events_append_only")
-        )
-        await session.execute(
-            text(
-                "DELETE FROM case_events WHERE case_id = :c AND payload->>'to_status' = 'in_progress'"
-            ),
-            {"c": case_id},
-        )
-        await session.execute(
-            text("ALTER TABLE case_events ENABLE TRIGGER case_events_append_only")
-        )
+    await tamper(
+        sessions,
+        "DELETE FROM case_events WHERE case_id = :c AND payload->>'to_status' = 'in_progress'",
+        case_id,
+    )
     verdict = (await client.get(f"/api/v1/cases/{case_id}/audit/verify")).json()
     assert verdict["valid"] is False
     assert verdict["problem"] == "an event before this one was removed, added or reordered"
