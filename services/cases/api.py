@@ -18,6 +18,7 @@ from services.cases.schemas import (
     AlertWhy,
     AuditVerdict,
     CaseDetail,
+    CaseIn,
     CasePage,
     CasePatch,
     CaseSummary,
@@ -51,6 +52,18 @@ Caller = Annotated[Principal, Depends(principal)]
 # the change is durable and a client reading right after sees it.
 Session = Annotated[AsyncSession, Depends(unit_of_work, scope="function")]
 Service = Annotated[CaseService, Depends(case_service)]
+
+
+@router.post(
+    "/cases",
+    response_model=CaseDetail,
+    status_code=status.HTTP_201_CREATED,
+    summary="Open a case by hand",
+)
+async def create_case(
+    body: CaseIn, caller: Caller, session: Session, service: Service
+) -> CaseDetail:
+    return await service.create_case(session, caller, body)
 
 
 @router.get("/cases", response_model=CasePage, summary="List cases, newest first")
@@ -104,7 +117,11 @@ async def verify_audit(
     return await service.verify_audit(session, caller, case_id)
 
 
-@router.patch("/cases/{case_id}", response_model=CaseSummary, summary="Change a case's status")
+@router.patch(
+    "/cases/{case_id}",
+    response_model=CaseSummary,
+    summary="Change a case's status and/or fields; each change audited",
+)
 async def update_case(
     case_id: uuid.UUID, patch: CasePatch, caller: Caller, session: Session, service: Service
 ) -> CaseSummary:

@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from libs.common.contracts.cases import CaseStatus
 from libs.common.contracts.detections import Severity
@@ -21,6 +21,8 @@ class CaseSummary(BaseModel):
     status: CaseStatus
     severity: Severity
     alert_count: int
+    assignee: str | None
+    tags: list[str]
     host: str | None
     rule_id: str | None
     first_event_at: datetime | None
@@ -109,11 +111,47 @@ class CasePage(BaseModel):
     next_cursor: str | None
 
 
-class CasePatch(BaseModel):
+class CaseIn(BaseModel):
+    """A case opened by hand (alerts may join it later)."""
+
     model_config = ConfigDict(extra="forbid")
 
-    status: CaseStatus
+    title: str = Field(min_length=1, max_length=1_024)
+    description: str | None = Field(default=None, max_length=65_536)
+    severity: Severity = Severity.MEDIUM
+    assignee: str | None = Field(default=None, min_length=1, max_length=256)
+    tags: list[str] = Field(default_factory=list, max_length=200)
+
+
+class CasePatch(BaseModel):
+    """Any of: a status move (through the lifecycle) and editable fields. Each field that
+    changes is audited with its old and new value; `assignee: null` unassigns."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    status: CaseStatus | None = None
     reason: str | None = Field(default=None, max_length=4_096)
+    title: str | None = Field(default=None, min_length=1, max_length=1_024)
+    description: str | None = Field(default=None, max_length=65_536)
+    severity: Severity | None = None
+    assignee: str | None = Field(default=None, min_length=1, max_length=256)
+    tags: list[str] | None = Field(default=None, max_length=200)
+
+    @model_validator(mode="after")
+    def _meaningful(self) -> CasePatch:
+        if not self.model_fields_set - {"reason"}:
+            raise ValueError("nothing to change: send a status or a field")
+        cleared = [
+            f
+            for f in ("title", "severity", "tags", "status")
+            if f in self.model_fields_set and getattr(self, f) is None
+        ]
+        if cleared:
+            raise ValueError(f"cannot be null: {', '.join(cleared)}")
+        return self
+
+    def field_changes(self) -> dict[str, object]:
+        return {f: getattr(self, f) for f in self.model_fields_set - {"status", "reason"}}
 
 
 class NoteIn(BaseModel):

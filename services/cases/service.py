@@ -12,7 +12,7 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from libs.common.casestore.chain import verify_chain
-from libs.common.casestore.store import CaseStore
+from libs.common.casestore.store import CaseStore, NewCase
 from libs.common.contracts.cases import CaseStatus
 from libs.common.contracts.detections import Severity
 from libs.common.errors import InvalidInput, NotFound
@@ -23,6 +23,7 @@ from services.cases.schemas import (
     AlertWhy,
     AuditVerdict,
     CaseDetail,
+    CaseIn,
     CasePage,
     CasePatch,
     CaseRef,
@@ -118,12 +119,33 @@ class CaseService:
         verdict = verify_chain(await repository.case_timeline(session, caller.tenant_id, case_id))
         return AuditVerdict(case_id=case_id, **asdict(verdict))
 
+    async def create_case(
+        self, session: AsyncSession, caller: Principal, body: CaseIn
+    ) -> CaseDetail:
+        new = NewCase(
+            tenant_id=caller.tenant_id,
+            title=body.title,
+            severity=body.severity,
+            description=body.description,
+            assignee=body.assignee,
+            tags=tuple(body.tags),
+        )
+        case, _ = await self._store.open_case(session, new, [], caller.name)
+        return await self.get_case(session, caller, case.id)
+
     async def update_case(
         self, session: AsyncSession, caller: Principal, case_id: uuid.UUID, patch: CasePatch
     ) -> CaseSummary:
-        case = await self._store.change_status(
-            session, caller.tenant_id, case_id, patch.status, caller.name, patch.reason
-        )
+        case = None
+        if patch.field_changes():
+            case = await self._store.update_fields(
+                session, caller.tenant_id, case_id, patch.field_changes(), caller.name
+            )
+        if patch.status is not None:
+            case = await self._store.change_status(
+                session, caller.tenant_id, case_id, patch.status, caller.name, patch.reason
+            )
+        assert case is not None  # CasePatch refuses a patch that changes nothing
         return CaseSummary.model_validate(case)
 
     async def add_note(

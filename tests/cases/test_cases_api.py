@@ -225,3 +225,92 @@ async def test_a_removed_event_breaks_the_chain(
     verdict = (await client.get(f"/api/v1/cases/{case_id}/audit/verify")).json()
     assert verdict["valid"] is False
     assert verdict["problem"] == "an event before this one was removed, added or reordered"
+
+
+async def test_a_case_opened_by_hand(client: httpx.AsyncClient, tenant: str) -> None:
+    response = await client.post(
+        "/api/v1/cases",
+        json={
+            "title": "Phishing report from finance",
+            "severity": "high",
+            "assignee": "ana",
+            "tags": ["Phishing", "finance", "phishing "],
+        },
+    )
+    assert response.status_code == 201
+    case = response.json()
+    assert (case["title"], case["severity"], case["status"]) == (
+        "Phishing report from finance",
+        "high",
+        "new",
+    )
+    assert case["tags"] == ["Phishing", "finance"]  # case-preserving, deduplicated
+    assert case["alerts"] == []
+    opened = case["timeline"][0]
+    assert (opened["type"], opened["actor"]) == ("case.opened", "ana")
+    assert opened["payload"]["assignee"] == "ana"
+
+
+async def test_each_changed_field_is_audited_with_old_and_new(
+    client: httpx.AsyncClient, sessions: SessionFactory, tenant: str
+) -> None:
+    (case_id,) = await seed(sessions, tenant, [Severity.LOW])
+    response = await client.patch(
+        f"/api/v1/cases/{case_id}",
+        json={
+            "title": "case 0",
+            "severity": "critical",
+            "assignee": "bob",
+            "tags": ["ransomware"],
+            "status": "in_progress",
+        },
+    )
+    assert response.status_code == 200
+    body = response.json()
+    assert (body["severity"], body["assignee"], body["tags"], body["status"]) == (
+        "critical",
+        "bob",
+        ["ransomware"],
+        "in_progress",
+    )
+    timeline = (await client.get(f"/api/v1/cases/{case_id}")).json()["timeline"]
+    changes = {
+        e["type"]: (e["payload"]["old"], e["payload"]["new"])
+        for e in timeline
+        if "field" in e["payload"]
+    }
+    # The title did not change: no event for it.
+    assert changes == {
+        "case.severity_changed": ("low", "critical"),
+        "case.assigned": (None, "bob"),
+        "case.tags_updated": ([], ["ransomware"]),
+    }
+    assert [e["type"] for e in timeline][-1] == "case.status_changed"
+    unassign = await client.patch(f"/api/v1/cases/{case_id}", json={"assignee": None})
+    assert unassign.json()["assignee"] is None
+    verdict = (await client.get(f"/api/v1/cases/{case_id}/audit/verify")).json()
+    assert (verdict["valid"], verdict["events"]) == (True, 6)
+
+
+@pytest.mark.parametrize(
+    ("patch", "problem"),
+    [
+        ({}, "nothing to change"),
+        ({"reason": "just because"}, "nothing to change"),
+        ({"title": None}, "cannot be null: title"),
+        ({"tags": ["x" * 129]}, "longer than 128"),
+        ({"tags": [f"t{i}" for i in range(51)]}, "at most 50 tags"),
+        ({"colour": "red"}, "Extra inputs are not permitted"),
+    ],
+)
+async def test_bad_patches_are_named(
+    client: httpx.AsyncClient,
+    sessions: SessionFactory,
+    tenant: str,
+    patch: dict[str, Any],
+    problem: str,
+) -> None:
+    (case_id,) = await seed(sessions, tenant, [Severity.LOW])
+    response = await client.patch(f"/api/v1/cases/{case_id}", json=patch)
+    assert response.status_code == 422
+    assert problem in response.text

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from libs.common.casestore import repository
 from libs.common.casestore.events import alert_outbox_rows, event_base, record_events
+from libs.common.casestore.fields import normalize_tags
 from libs.common.casestore.lifecycle import INITIAL_STATUS
 from libs.common.contracts.cases import (
     CaseAlertAttachedV1,
@@ -39,6 +40,8 @@ class NewCase:
     group_key: str | None = None
     host: str | None = None
     rule_id: str | None = None
+    assignee: str | None = None
+    tags: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -105,6 +108,8 @@ async def apply_grouping(
                 status=CaseStatus(case.status),
                 group_key=case.group_key,
                 alert_ids=stored,
+                assignee=case.assignee,
+                tags=list(case.tags),
             )
         )
     updates = []
@@ -150,6 +155,8 @@ async def _insert_cases(
                 "group_key": new.group_key,
                 "host": new.host,
                 "rule_id": new.rule_id,
+                "assignee": new.assignee,
+                "tags": normalize_tags(new.tags),
                 # Callers dedup under their group locks, so normally every alert is new; the
                 # count is corrected afterwards in the rare case one was not.
                 "alert_count": len(opening.alerts),

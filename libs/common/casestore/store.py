@@ -6,7 +6,7 @@ the change, one audit event and one outbox row per change, so no writer can skip
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -22,8 +22,15 @@ from libs.common.casestore.batch import (
     apply_grouping,
 )
 from libs.common.casestore.events import event_base, record_events
+from libs.common.casestore.fields import FIELD_EVENTS, stored_value
 from libs.common.casestore.lifecycle import INITIAL_STATUS, check_transition
-from libs.common.contracts.cases import CaseNoteAddedV1, CaseStatus, CaseStatusChangedV1
+from libs.common.contracts.cases import (
+    CaseEventV1,
+    CaseFieldChangedV1,
+    CaseNoteAddedV1,
+    CaseStatus,
+    CaseStatusChangedV1,
+)
 from libs.common.db.models import Case, CaseNote
 from libs.common.errors import NotFound
 
@@ -97,6 +104,40 @@ class CaseStore:
                 )
             ],
         )
+        return case
+
+    async def update_fields(
+        self,
+        session: AsyncSession,
+        tenant_id: str,
+        case_id: uuid.UUID,
+        requested: Mapping[str, Any],
+        actor: str,
+    ) -> Case:
+        """Change any editable fields; one audit event per field whose value changed."""
+        case = await self._lock(session, tenant_id, case_id)
+        values: dict[str, Any] = {}
+        events: list[CaseEventV1] = []
+        for field, event_type in FIELD_EVENTS.items():
+            if field not in requested:
+                continue
+            old, new = getattr(case, field), stored_value(field, requested[field])
+            if old == new:
+                continue  # not a change: no event
+            values[field] = new
+            events.append(
+                CaseFieldChangedV1(
+                    **event_base(case, actor),
+                    type=event_type,
+                    field=field,
+                    old=list(old) if isinstance(old, list) else old,
+                    new=new,
+                )
+            )
+        if not events:
+            return case
+        case = await repository.update_case(session, tenant_id, case_id, values)
+        await record_events(session, self.source, events)
         return case
 
     async def add_note(

@@ -45,6 +45,8 @@ class CaseOpenedV1(CaseEventBase):
     status: CaseStatus
     group_key: str | None = None
     alert_ids: list[uuid.UUID] = Field(default_factory=list)
+    assignee: str | None = None
+    tags: list[str] = Field(default_factory=list)
 
 
 class CaseAlertAttachedV1(CaseEventBase):
@@ -66,6 +68,24 @@ class CaseStatusChangedV1(CaseEventBase):
     reason: str | None = Field(default=None, max_length=4_096)
 
 
+FieldValue = str | list[str] | None
+
+
+class CaseFieldChangedV1(CaseEventBase):
+    """One field of a case changed by someone, with its old and new value."""
+
+    type: Literal[
+        "case.summary_updated",
+        "case.description_updated",
+        "case.severity_changed",
+        "case.assigned",
+        "case.tags_updated",
+    ]
+    field: str
+    old: FieldValue
+    new: FieldValue
+
+
 class CaseNoteAddedV1(CaseEventBase):
     type: Literal["case.note_added"] = "case.note_added"
     note_id: uuid.UUID
@@ -77,6 +97,7 @@ CaseEventV1 = Annotated[
     | CaseAlertAttachedV1
     | CaseSeverityUpgradedV1
     | CaseStatusChangedV1
+    | CaseFieldChangedV1
     | CaseNoteAddedV1,
     Field(discriminator="type"),
 ]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import Column, DateTime, String, text
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 
 
 def tz_column(*, nullable: bool = False, server_now: bool = False, index: bool = False) -> Any:
@@ -23,3 +23,7 @@ def tenant_column() -> Any:
 
 def stored_at_column() -> Any:
     return Column(DateTime(timezone=True), nullable=False, server_default=text("clock_timestamp()"))
+
+
+def tags_column() -> Any:
+    return Column(ARRAY(String(128)), nullable=False, server_default=text("'{}'"))

@@ -9,7 +9,13 @@ from typing import Any
 from sqlalchemy import BigInteger, Column, Identity, Index, MetaData, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
-from libs.common.db.columns import json_column, stored_at_column, tenant_column, tz_column
+from libs.common.db.columns import (
+    json_column,
+    stored_at_column,
+    tags_column,
+    tenant_column,
+    tz_column,
+)
 
 # Deterministic constraint names keep Alembic diffs and migrations stable.
 SQLModel.metadata.naming_convention = {
@@ -41,6 +47,9 @@ class Case(SQLModel, table=True):
     host: str | None = Field(default=None, max_length=1_024)
     rule_id: str | None = Field(default=None, max_length=256)
     alert_count: int = 0
+    assignee: str | None = Field(default=None, max_length=256)
+    # Case-preserving, deduplicated case-insensitively by the case store.
+    tags: list[str] = Field(default_factory=list, sa_column=tags_column())
     first_event_at: datetime | None = Field(default=None, sa_column=tz_column(nullable=True))
     last_event_at: datetime | None = Field(default=None, sa_column=tz_column(nullable=True))
     created_at: datetime = Field(sa_column=tz_column(server_now=True))
