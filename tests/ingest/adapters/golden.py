@@ -18,7 +18,7 @@ from libs.common.contracts.detections import DetectionV1
 from services.ingest.adapters import AdapterError, adapter_named, detect_adapter
 
 DATA = Path(__file__).resolve().parents[2] / "data"
-# The repo is /work/main and shared data /work/shared: read at test time, never copied.
+# The repository and shared/ sit side by side: shared data is read at test time, never copied.
 SHARED_DATA = Path(__file__).resolve().parents[4] / "shared" / "data"
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 TENANT = "golden"
