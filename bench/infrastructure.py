@@ -3,6 +3,7 @@ local Postgres (or an embedded one), and the registered topics. All removed afte
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import tempfile
 import uuid
@@ -18,6 +19,18 @@ from libs.common.migrations import alembic_config
 from libs.common.settings import KafkaSettings
 from libs.embedded.postgres import create_database, drop_database, resolve_server
 from libs.embedded.tansu import TansuBroker
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def add_common_arguments(parser: argparse.ArgumentParser) -> None:
+    """Where the corpus and the Postgres server are, for every benchmark."""
+    parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
+    parser.add_argument(
+        "--postgres", default="postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
+    )
+    parser.add_argument("--limit", type=int, default=0, help="use only the first N detections")
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
 
 
 @dataclass(frozen=True)

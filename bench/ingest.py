@@ -9,18 +9,16 @@ import asyncio
 import json
 import time
 import uuid
-from pathlib import Path
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
-from bench.infrastructure import bench_infrastructure
+from bench.infrastructure import add_common_arguments, bench_infrastructure
 from bench.kafka_baseline import measure_kafka
 from bench.measure import percentile, read_process
 from bench.replay import load_corpus, post_corpus, published_sizes
 from libs.embedded.pipeline import PipelineConfig, ServiceProcesses
 
-ROOT = Path(__file__).resolve().parents[1]
 PARTITIONS = 3
 UNLIMITED = "1000000000/minute"
 # (batch size, concurrent clients, share of the corpus); single items are slow: fewer.
@@ -132,12 +130,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
-    parser.add_argument(
-        "--postgres", default="postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
-    )
-    parser.add_argument("--limit", type=int, default=0, help="use only the first N detections")
-    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
+    add_common_arguments(parser)
     args = parser.parse_args()
     result = asyncio.run(run(args))
     args.out.mkdir(parents=True, exist_ok=True)

@@ -10,20 +10,18 @@ import json
 import time
 import uuid
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import asyncpg
 import httpx
 
-from bench.infrastructure import bench_infrastructure
+from bench.infrastructure import add_common_arguments, bench_infrastructure
 from bench.kafka_baseline import KafkaBaseline, measure_kafka
 from bench.measure import ProcessFigures, percentile, read_process
 from bench.replay import load_corpus, post_corpus, published_sizes
 from libs.embedded.pipeline import PipelineConfig, ServiceProcesses
 from libs.embedded.postgres import asyncpg_dsn
 
-ROOT = Path(__file__).resolve().parents[1]
 PARTITIONS = 3
 
 
@@ -187,13 +185,9 @@ def report(
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
-    parser.add_argument(
-        "--postgres", default="postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
-    )
+    add_common_arguments(parser)
     parser.add_argument("--batch", type=int, default=500)
     parser.add_argument("--concurrency", type=int, default=2)
-    parser.add_argument("--limit", type=int, default=0, help="replay only the first N detections")
     parser.add_argument(
         "--rate",
         type=float,
@@ -201,7 +195,6 @@ def main() -> None:
         help="pace the replay at this many detections/s (0: as fast as possible)",
     )
     parser.add_argument("--log-level", default="WARNING")
-    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
     args = parser.parse_args()
     result = asyncio.run(run(args))
     args.out.mkdir(parents=True, exist_ok=True)

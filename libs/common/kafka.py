@@ -18,6 +18,7 @@ from aiokafka.errors import TopicAlreadyExistsError
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 
+from libs.common.contracts.envelope import decode_headers
 from libs.common.contracts.topics import ALL_TOPICS, DETECTIONS_DLQ, Topic
 from libs.common.logging import get_logger
 from libs.common.settings import KafkaSettings
@@ -109,6 +110,20 @@ async def publish_dead_letter(
     )
     await broker.publish(value, DETECTIONS_DLQ.name, key=key, headers=dlq_headers)
     log.warning("kafka.dead_lettered", reason=reason, topic=source_topic, offset=offset)
+
+
+async def dead_letter_record(broker: KafkaBroker, record: Any, reason: str) -> None:
+    """Dead-letter a consumed aiokafka record: its bytes, key and headers, and where it was."""
+    await publish_dead_letter(
+        broker,
+        value=record.value or b"",
+        key=record.key,
+        reason=reason,
+        source_topic=record.topic,
+        partition=record.partition,
+        offset=record.offset,
+        headers=decode_headers(record.headers),
+    )
 
 
 async def gather_acks(futures: list[asyncio.Future[Any]]) -> None:

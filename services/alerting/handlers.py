@@ -16,7 +16,7 @@ from libs.common.contracts.detections import DetectionV1
 from libs.common.contracts.envelope import decode_headers
 from libs.common.contracts.topics import DETECTIONS
 from libs.common.db.engine import SessionFactory, transaction
-from libs.common.kafka import AT_LEAST_ONCE, publish_dead_letter
+from libs.common.kafka import AT_LEAST_ONCE, dead_letter_record
 from libs.common.logging import get_logger
 from libs.common.outbox import OutboxRelay
 from services.alerting.service import BatchOutcome, GroupingService
@@ -39,23 +39,10 @@ async def decode_batch(broker: KafkaBroker, records: tuple[Any, ...]) -> Decoded
             if claimed is not None and claimed != detection.tenant_id:
                 raise ValueError(f"tenant header {claimed!r} does not match the payload")
         except (ValidationError, ValueError) as error:
-            await dead_letter(broker, record, str(error))
+            await dead_letter_record(broker, record, str(error))
             continue
         decoded.append((record, detection))
     return decoded
-
-
-async def dead_letter(broker: KafkaBroker, record: Any, reason: str) -> None:
-    await publish_dead_letter(
-        broker,
-        value=record.value or b"",
-        key=record.key,
-        reason=reason,
-        source_topic=record.topic,
-        partition=record.partition,
-        offset=record.offset,
-        headers=decode_headers(record.headers),
-    )
 
 
 def refused_as_data(error: DBAPIError) -> bool:
@@ -79,7 +66,7 @@ async def process_one_by_one(
         except DBAPIError as error:
             if not refused_as_data(error):
                 raise
-            await dead_letter(broker, record, f"refused by the database: {error.orig}")
+            await dead_letter_record(broker, record, f"refused by the database: {error.orig}")
             continue
         total.stored += outcome.stored
         total.duplicates += outcome.duplicates

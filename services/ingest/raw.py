@@ -16,7 +16,7 @@ from faststream.kafka import KafkaBroker
 from libs.common.contracts.detections import DetectionV1
 from libs.common.contracts.envelope import decode_headers
 from libs.common.errors import BrokerUnavailable
-from libs.common.kafka import publish_dead_letter
+from libs.common.kafka import dead_letter_record
 from services.ingest.adapters import AdapterError, adapter_named
 from services.ingest.entity_rules import EntityExtractor
 from services.ingest.publisher import DetectionPublisher
@@ -51,16 +51,7 @@ class RawTopicIngest:
             if isinstance(result, DetectionV1):
                 valid.append(result)
                 continue
-            await publish_dead_letter(
-                self._broker,
-                value=record.value or b"",
-                key=record.key,
-                reason=result,
-                source_topic=record.topic,
-                partition=record.partition,
-                offset=record.offset,
-                headers=headers,
-            )
+            await dead_letter_record(self._broker, record, result)
             outcome.dead_lettered += 1
         failures = await self._publisher.publish(valid)
         if any(failures):
