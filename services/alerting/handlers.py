@@ -70,6 +70,7 @@ async def process_one_by_one(
             continue
         total.stored += outcome.stored
         total.duplicates += outcome.duplicates
+        total.repeats += outcome.repeats
         total.cases_opened += outcome.cases_opened
         total.cases_grown += outcome.cases_grown
     return total
@@ -127,5 +128,6 @@ def register_handlers(
                 size=len(records),
                 stored=outcome.stored,
                 duplicates=outcome.duplicates,
+                repeats=outcome.repeats,
                 opened=outcome.cases_opened,
             )

@@ -11,6 +11,8 @@ from datetime import datetime
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from libs.common.contracts.detections import DetectionV1
+
 
 @dataclass
 class OpenSlot:
@@ -86,3 +88,39 @@ async def save_slots(session: AsyncSession, tenant_id: str, slots: list[OpenSlot
             for slot in slots
         ],
     )
+
+
+async def count_repeats(session: AsyncSession, tenant_id: str, repeats: list[DetectionV1]) -> int:
+    """Add each new occurrence of an already stored detection to its alert's count and last
+    seen time. An occurrence already counted (a redelivery), or the one that created the
+    alert, adds nothing. Run after the batch's alerts are inserted."""
+    counted = [d for d in repeats if d.occurrence_id]
+    if not counted:
+        return 0
+    result = await session.execute(
+        text(
+            "WITH new AS ("
+            " INSERT INTO detection_occurrences (tenant_id, occurrence_id, detection_id, seen_at)"
+            " SELECT CAST(:tenant AS varchar), o.occurrence_id, o.detection_id, o.seen_at"
+            " FROM unnest(CAST(:occurrences AS text[]), CAST(:detections AS text[]),"
+            "  CAST(:seen AS timestamptz[])) AS o(occurrence_id, detection_id, seen_at)"
+            " WHERE NOT EXISTS (SELECT 1 FROM alerts a WHERE a.tenant_id = CAST(:tenant AS varchar)"
+            "  AND a.detection_id = o.detection_id AND a.occurrence_id = o.occurrence_id)"
+            " ON CONFLICT (tenant_id, occurrence_id) DO NOTHING"
+            " RETURNING detection_id, seen_at),"
+            " per_alert AS (SELECT detection_id, count(*) AS n, max(seen_at) AS last"
+            "  FROM new GROUP BY detection_id)"
+            " UPDATE alerts SET occurrence_count = occurrence_count + per_alert.n,"
+            "  last_seen = greatest(alerts.last_seen, per_alert.last)"
+            " FROM per_alert WHERE alerts.tenant_id = CAST(:tenant AS varchar)"
+            "  AND alerts.detection_id = per_alert.detection_id"
+            " RETURNING per_alert.n"
+        ),
+        {
+            "tenant": tenant_id,
+            "occurrences": [d.occurrence_id for d in counted],
+            "detections": [d.detection_id for d in counted],
+            "seen": [d.ingested_at for d in counted],
+        },
+    )
+    return sum(result.scalars())

@@ -33,7 +33,8 @@ ACTOR = "system:alerting"
 @dataclass
 class BatchOutcome:
     stored: int = 0
-    duplicates: int = 0
+    duplicates: int = 0  # detections whose id was already stored or earlier in the batch
+    repeats: int = 0  # of those, new occurrences added to their alert's count
     cases_opened: int = 0
     cases_grown: int = 0
 
@@ -60,8 +61,11 @@ class GroupingService:
         outcome: BatchOutcome,
     ) -> None:
         by_key: dict[str, dict[str, DetectionV1]] = defaultdict(dict)
+        repeats: list[DetectionV1] = []  # a detection id seen again: counted, never stored
         for detection in detections:
-            by_key[group_key(detection)].setdefault(detection.detection_id, detection)
+            first = by_key[group_key(detection)].setdefault(detection.detection_id, detection)
+            if first is not detection:
+                repeats.append(detection)
         await repository.lock_group_keys(session, tenant_id, by_key)
         # Checked under the group locks: a detection always maps to the same key, so a
         # concurrent instance holding the same detection waits here and then sees it.
@@ -72,13 +76,25 @@ class GroupingService:
         planned: list[tuple[str, Segment]] = []
         for key in sorted(by_key):
             fresh = [d for d_id, d in by_key[key].items() if d_id not in stored]
-            outcome.duplicates += len(by_key[key]) - len(fresh)
+            repeats += [d for d_id, d in by_key[key].items() if d_id in stored]
             if fresh:
                 planned += [
                     (key, seg) for seg in plan_segments(slots.get(key), fresh, self._window)
                 ]
-        if not planned:
-            return
+        if planned:
+            await self._write_grouping(session, tenant_id, planned, outcome)
+            await repository.save_slots(session, tenant_id, _next_slots(slots, planned))
+        # After the inserts: a repeat of a detection first seen in this batch counts too.
+        outcome.duplicates += len(repeats)
+        outcome.repeats += await repository.count_repeats(session, tenant_id, repeats)
+
+    async def _write_grouping(
+        self,
+        session: AsyncSession,
+        tenant_id: str,
+        planned: list[tuple[str, Segment]],
+        outcome: BatchOutcome,
+    ) -> None:
         # One write for the whole batch: the case store opens and grows every case at once.
         openings = [(key, seg) for key, seg in planned if seg.case_id is None]
         growths = [(key, seg) for key, seg in planned if seg.case_id is not None]
@@ -101,7 +117,6 @@ class GroupingService:
         outcome.stored += len(written.inserted)
         outcome.cases_opened += len(openings)
         outcome.cases_grown += len(growths)
-        await repository.save_slots(session, tenant_id, _next_slots(slots, planned))
 
 
 def _next_slots(slots: dict[str, OpenSlot], planned: list[tuple[str, Segment]]) -> list[OpenSlot]:
@@ -171,5 +186,7 @@ def _new_alert(detection: DetectionV1, key: str, grouping: dict[str, Any]) -> Ne
             "ingested_at": detection.ingested_at,
             "detection": SerializedJSON(detection.model_dump_json()),
             "grouping": grouping,
+            "occurrence_id": detection.occurrence_id,
+            "last_seen": detection.ingested_at,
         },
     )

@@ -4,6 +4,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from redis.asyncio import Redis
 
 from libs.common.apikeys.store import KeyResolver
 from libs.common.db.engine import create_engine, create_session_factory
@@ -12,6 +13,7 @@ from libs.common.kafka import create_broker, ensure_topics
 from libs.common.ratelimit import DetectionRateLimiter
 from services.ingest.admin_api import router as admin_router
 from services.ingest.api import router
+from services.ingest.duplicates import DuplicateWindow
 from services.ingest.entity_rules import EntityExtractor
 from services.ingest.handlers import register_raw_consumer
 from services.ingest.publisher import DetectionPublisher
@@ -38,6 +40,7 @@ def create_app(settings: IngestSettings) -> FastAPI:
             await broker.stop()
             await publisher.stop()
             await engine.dispose()
+            await redis.aclose()
 
     app = FastAPI(title="Casestream ingest", version="1", lifespan=lifespan)
     app.state.settings = settings
@@ -53,7 +56,9 @@ def create_app(settings: IngestSettings) -> FastAPI:
     app.state.signed_sources = SignedSourceVerifier(settings.ingest.signed_sources)
     publisher = DetectionPublisher(settings.kafka)
     extractor = EntityExtractor(settings.ingest.entity_rules)  # paths compiled once, here
-    app.state.ingest_service = IngestService(publisher, extractor)
+    redis = Redis.from_url(settings.redis.url.get_secret_value())
+    duplicates = DuplicateWindow(redis, settings.ingest.duplicate_window_seconds)
+    app.state.ingest_service = IngestService(publisher, extractor, duplicates)
     if settings.ingest.consume_raw_topic:
         raw = RawTopicIngest(publisher, broker, extractor)
         register_raw_consumer(broker, settings.ingest, raw)

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
 
 from libs.common.contracts.detections import DETECTION_EVENT_TYPE, DetectionV1
-from libs.common.contracts.envelope import CloudEventAttributes
+from libs.common.contracts.envelope import SPEC_VERSION, CloudEventAttributes
 from libs.common.contracts.topics import DETECTIONS
 from libs.common.kafka import create_producer
 from libs.common.logging import get_logger
@@ -19,12 +20,16 @@ SOURCE = "casestream/ingest"
 
 
 def kafka_headers(detection: DetectionV1) -> list[tuple[str, bytes]]:
-    attributes = CloudEventAttributes(
+    # Built without validation: every value comes from an already validated detection,
+    # and this runs once per detection on ingest's hot path.
+    attributes = CloudEventAttributes.model_construct(
+        id=detection.occurrence_id or str(uuid.uuid4()),
         source=SOURCE,
         type=DETECTION_EVENT_TYPE,
         subject=detection.detection_id,
         tenantid=detection.tenant_id,
         time=detection.ingested_at,
+        specversion=SPEC_VERSION,
     )
     return [(name, value.encode()) for name, value in attributes.to_headers().items()]
 

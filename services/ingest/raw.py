@@ -49,6 +49,8 @@ class RawTopicIngest:
             headers = decode_headers(record.headers)
             result = self._convert(record.value, headers, now)
             if isinstance(result, DetectionV1):
+                # The record's place in the topic: a redelivery of it is the same occurrence.
+                result.occurrence_id = f"{record.topic}/{record.partition}/{record.offset}"
                 valid.append(result)
                 continue
             await dead_letter_record(self._broker, record, result)

@@ -61,6 +61,9 @@ class NativeDetection(BaseModel):
 
 class ItemStatus(StrEnum):
     ACCEPTED = "accepted"
+    # Accepted too, but its detection id was already accepted within the dedup window:
+    # counted downstream as a repeat (occurrence count, last seen), never a second alert.
+    DUPLICATE = "duplicate"
     REJECTED = "rejected"
 
 
@@ -73,5 +76,6 @@ class ItemResult(BaseModel):
 
 class IngestResponse(BaseModel):
     accepted: int
+    duplicates: int = 0
     rejected: int
     items: list[ItemResult]

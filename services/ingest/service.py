@@ -4,6 +4,8 @@ An item is reported `accepted` only once the broker acknowledged it (acks=all)."
 
 from __future__ import annotations
 
+import uuid
+from collections import Counter
 from datetime import UTC, datetime
 from typing import Any
 
@@ -12,11 +14,15 @@ from libs.common.errors import BrokerUnavailable, InvalidInput
 from libs.common.logging import get_logger
 from services.ingest.adapters import AdapterError, FormatAdapter, adapter_named, detect_adapter
 from services.ingest.bodies import UnparseableLine
+from services.ingest.duplicates import DuplicateWindow
 from services.ingest.entity_rules import EntityExtractor
 from services.ingest.publisher import DetectionPublisher
 from services.ingest.schemas import IngestResponse, ItemResult, ItemStatus
 
 log = get_logger(__name__)
+DUPLICATE_REASON = (
+    "duplicate: this detection id was accepted within the dedup window; counted as a repeat"
+)
 
 
 def validate_item(
@@ -61,9 +67,15 @@ def declared_format(name: str | None) -> FormatAdapter | None:
 
 
 class IngestService:
-    def __init__(self, publisher: DetectionPublisher, extractor: EntityExtractor) -> None:
+    def __init__(
+        self,
+        publisher: DetectionPublisher,
+        extractor: EntityExtractor,
+        duplicates: DuplicateWindow,
+    ) -> None:
         self._publisher = publisher
         self._extractor = extractor
+        self._duplicates = duplicates
 
     async def ingest(
         self, tenant_id: str, documents: list[Any], declared: FormatAdapter | None = None
@@ -74,40 +86,61 @@ class IngestService:
         for index, document in enumerate(documents):
             outcome = validate_item(index, document, tenant_id, now, declared, self._extractor)
             if isinstance(outcome, DetectionV1):
+                outcome.occurrence_id = str(uuid.uuid4())
                 valid.append((index, outcome))
             else:
                 results.append(outcome)
-        failures = await self._publisher.publish([detection for _, detection in valid])
-        for (index, detection), failure in zip(valid, failures, strict=True):
-            results.append(
-                ItemResult(
-                    index=index,
-                    detection_id=detection.detection_id,
-                    status=ItemStatus.REJECTED if failure else ItemStatus.ACCEPTED,
-                    reason=f"broker_unavailable: {failure}" if failure else None,
-                )
-            )
-        results.sort(key=lambda result: result.index)
-        response = IngestResponse(
-            accepted=sum(result.status is ItemStatus.ACCEPTED for result in results),
-            rejected=sum(result.status is ItemStatus.REJECTED for result in results),
-            items=results,
+        detections = [detection for _, detection in valid]
+        fresh = await self._duplicates.claim(tenant_id, [d.detection_id for d in detections])
+        failures = await self._publisher.publish(detections)
+        await self._duplicates.release(
+            tenant_id,
+            [
+                d.detection_id
+                for d, new, failed in zip(detections, fresh, failures, strict=True)
+                if new and failed
+            ],
         )
+        for (index, detection), new, failure in zip(valid, fresh, failures, strict=True):
+            results.append(_published_result(index, detection.detection_id, new, failure))
+        results.sort(key=lambda result: result.index)
+        response = _response(results)
         if any(failures):
             raise BrokerUnavailable(
                 "the event broker did not acknowledge every detection; "
                 "items not accepted may be retried",
                 **response.model_dump(),
             )
-        if not response.accepted:
+        if not response.accepted and not response.duplicates:
             raise InvalidInput("no detection in the request was valid", **response.model_dump())
         log.info(
             "ingest.accepted",
             tenant_id=tenant_id,
             accepted=response.accepted,
+            duplicates=response.duplicates,
             rejected=response.rejected,
         )
         return response
+
+
+def _published_result(index: int, detection_id: str, new: bool, failure: str | None) -> ItemResult:
+    if failure:
+        status, reason = ItemStatus.REJECTED, f"broker_unavailable: {failure}"
+    elif new:
+        status, reason = ItemStatus.ACCEPTED, None
+    else:
+        status, reason = ItemStatus.DUPLICATE, DUPLICATE_REASON
+    return ItemResult(index=index, detection_id=detection_id, status=status, reason=reason)
+
+
+def _response(results: list[ItemResult]) -> IngestResponse:
+    counts = Counter(result.status for result in results)
+    return IngestResponse(
+        accepted=counts[ItemStatus.ACCEPTED],
+        duplicates=counts[ItemStatus.DUPLICATE],
+        rejected=counts[ItemStatus.REJECTED],
+        items=results,
+    )
 
 
 def _claimed_id(document: dict[str, Any]) -> str | None:

@@ -23,6 +23,9 @@ class IngestSection(HttpServerSettings):
     # Consume detections.raw.v1 in this process (off: an HTTP-only ingest instance).
     consume_raw_topic: bool = True
     raw_consumer_group: str = "ingest-raw"
+    # A detection id accepted again within this many seconds is answered `duplicate`
+    # (still published and counted downstream); 0 turns the check off.
+    duplicate_window_seconds: int = Field(default=24 * 3600, ge=0, le=30 * 24 * 3600)
     # Counted in detections, in the `limits` notation ("N/second|minute|hour").
     rate_limit_per_key: str = "60000/minute"
     rate_limit_per_tenant: str = "120000/minute"

@@ -114,7 +114,9 @@ async def pipeline(
             await asyncio.to_thread(services.stop)
 
 
-async def post_all(config: PipelineConfig, detections: list[dict[str, Any]]) -> None:
+async def post_all(
+    config: PipelineConfig, detections: list[dict[str, Any]], counted_as: str = "accepted"
+) -> None:
     headers = {"authorization": f"Bearer {config.ingest_key}"}
     async with httpx.AsyncClient(base_url=config.ingest_url, timeout=30) as client:
         for start in range(0, len(detections), 100):
@@ -123,8 +125,7 @@ async def post_all(config: PipelineConfig, detections: list[dict[str, Any]]) -> 
             )
             assert response.status_code == 202, response.text
             body = response.json()
-            assert body["accepted"] == len(detections[start : start + 100])
-            assert body["rejected"] == 0
+            assert {item["status"] for item in body["items"]} == {counted_as}
 
 
 async def test_detections_become_cases_webhooks_and_playbook_notes(
@@ -237,15 +238,22 @@ async def test_detections_become_cases_webhooks_and_playbook_notes(
         (r.detection_id, r.case_id) for r in rows
     )
 
-    # Posting the same 500 again changes nothing.
+    # Posting the same 500 again: each is a duplicate, counted on its alert; no alert,
+    # case, event, note or webhook more.
     async with sessions() as session:
         before = await snapshot(session, tenant)
     deliveries_before = len(receiver.received)
-    await post_all(config, detections)
+    await post_all(config, detections, counted_as="duplicate")
     await _wait_consumed(config, services)
     async with sessions() as session:
         assert await snapshot(session, tenant) == before
     assert len(receiver.received) == deliveries_before
+    counts = await _rows(
+        sessions,
+        "SELECT occurrence_count, count(*) FROM alerts WHERE tenant_id = :t GROUP BY 1",
+        tenant,
+    )
+    assert [tuple(row) for row in counts] == [(2, len(detections))]
 
 
 async def _rows(sessions: SessionFactory, sql: str, tenant: str) -> list[Any]:

@@ -72,6 +72,7 @@ async def test_a_detection_is_accepted_and_published(
     assert response.status_code == 202
     assert response.json() == {
         "accepted": 1,
+        "duplicates": 0,
         "rejected": 0,
         "items": [
             {
@@ -88,6 +89,7 @@ async def test_a_detection_is_accepted_and_published(
     assert headers["ce_type"] == b"casestream.detection.v1"
     assert headers["ce_subject"] == samples[0]["detection_id"].encode()
     published = json.loads(record.value)
+    assert headers["ce_id"] == published["occurrence_id"].encode()
     assert published["tenant_id"] == tenant  # from the API key, never from the body
     assert published["rule"]["id"] == samples[0]["rule"]["id"]
     assert published["raw"] == samples[0]

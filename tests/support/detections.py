@@ -17,6 +17,8 @@ def detection(
     rule: str = "r1",
     minutes: float = 0,
     severity: Severity = Severity.MEDIUM,
+    occurrence: str | None = None,
+    ingested_minutes: float = 0,
 ) -> DetectionV1:
     at = T0 + timedelta(minutes=minutes)
     return DetectionV1(
@@ -29,6 +31,7 @@ def detection(
         severity=severity,
         event_time=at,
         effective_time=at,
-        ingested_at=T0,
+        ingested_at=T0 + timedelta(minutes=ingested_minutes),
+        occurrence_id=occurrence,
         host=host,
     )

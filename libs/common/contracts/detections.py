@@ -66,6 +66,10 @@ class DetectionV1(BaseModel):
     schema_version: Literal[1] = 1
     tenant_id: TenantId
     detection_id: str = Field(min_length=1, max_length=256)
+    # One submission of this detection: ingest's CloudEvents id for HTTP, the raw topic's
+    # partition and offset for Kafka. A detection id seen again under a new occurrence id
+    # is a repeat (counted on its alert); the same occurrence delivered twice is not.
+    occurrence_id: str | None = Field(default=None, max_length=128)
     source: str = Field(min_length=1, max_length=128)
     format: str = Field(min_length=1, max_length=64)
     title: str = Field(min_length=1, max_length=1_024)

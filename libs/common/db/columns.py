@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Column, DateTime, String, text
+from sqlalchemy import Column, DateTime, Integer, String, text
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 
 
@@ -27,3 +27,7 @@ def stored_at_column() -> Any:
 
 def tags_column() -> Any:
     return Column(ARRAY(String(128)), nullable=False, server_default=text("'{}'"))
+
+
+def count_column() -> Any:
+    return Column(Integer, nullable=False, server_default=text("1"))

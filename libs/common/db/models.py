@@ -10,6 +10,7 @@ from sqlalchemy import BigInteger, Column, Identity, Index, MetaData, UniqueCons
 from sqlmodel import Field, SQLModel
 
 from libs.common.db.columns import (
+    count_column,
     json_column,
     stored_at_column,
     tags_column,
@@ -107,6 +108,22 @@ class Alert(SQLModel, table=True):
     detection: dict[str, Any] = Field(sa_column=json_column())
     # Why this alert is in its case: policy and version, key values, window, decision.
     grouping: dict[str, Any] | None = Field(default=None, sa_column=json_column(nullable=True))
+    # Repeats of the same detection id: counted here, never a second alert. The first
+    # occurrence's id tells its redelivery apart from a real repeat. first seen = ingested_at.
+    occurrence_id: str | None = Field(default=None, max_length=128)
+    occurrence_count: int = Field(sa_column=count_column())
+    last_seen: datetime = Field(sa_column=tz_column())
+
+
+class DetectionOccurrence(SQLModel, table=True):
+    """Each repeat occurrence counted on an alert, so a redelivered repeat counts once."""
+
+    __tablename__ = "detection_occurrences"
+
+    tenant_id: str = Field(primary_key=True, max_length=64)
+    occurrence_id: str = Field(primary_key=True, max_length=128)
+    detection_id: str = Field(max_length=256)
+    seen_at: datetime = Field(sa_column=tz_column())
 
 
 class CaseEvent(SQLModel, table=True):

@@ -1,0 +1,98 @@
+"""Repeats of a detection id are counted on its alert (occurrence count, last seen), never
+stored twice; the same occurrence delivered again is not counted again."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import text
+
+from libs.common.casestore.store import CaseStore
+from libs.common.contracts.detections import DetectionV1
+from libs.common.db.engine import SessionFactory, transaction
+from services.alerting.service import BatchOutcome, GroupingService
+from tests.support.detections import T0, detection
+
+SERVICE = GroupingService(CaseStore("casestream/alerting-test"), window=timedelta(hours=1))
+
+
+async def process(sessions: SessionFactory, batch: list[DetectionV1]) -> BatchOutcome:
+    async with transaction(sessions) as session:
+        return await SERVICE.process(session, batch)
+
+
+async def alerts(sessions: SessionFactory, tenant: str) -> list[dict[str, Any]]:
+    async with sessions() as session:
+        rows = await session.execute(
+            text(
+                "SELECT detection_id, occurrence_count, ingested_at, last_seen FROM alerts"
+                " WHERE tenant_id = :t ORDER BY detection_id"
+            ),
+            {"t": tenant},
+        )
+        return [dict(row._mapping) for row in rows]
+
+
+async def case_events(sessions: SessionFactory, tenant: str) -> int:
+    async with sessions() as session:
+        count = await session.scalar(
+            text("SELECT count(*) FROM case_events WHERE tenant_id = :t"), {"t": tenant}
+        )
+        return int(count or 0)
+
+
+async def test_a_repeat_counts_on_the_alert_and_moves_last_seen(
+    sessions: SessionFactory, tenant: str
+) -> None:
+    await process(sessions, [detection(tenant, "x", occurrence="o1")])
+    events = await case_events(sessions, tenant)
+    outcome = await process(
+        sessions, [detection(tenant, "x", occurrence="o2", ingested_minutes=30)]
+    )
+    assert (outcome.stored, outcome.duplicates, outcome.repeats) == (0, 1, 1)
+    (alert,) = await alerts(sessions, tenant)
+    assert alert["occurrence_count"] == 2
+    assert alert["ingested_at"] == T0  # first seen stays
+    assert alert["last_seen"] == T0 + timedelta(minutes=30)
+    assert await case_events(sessions, tenant) == events  # the case itself did not change
+
+
+async def test_redelivered_occurrences_are_not_counted_again(
+    sessions: SessionFactory, tenant: str
+) -> None:
+    first = [detection(tenant, "x", occurrence="o1")]
+    repeat = [detection(tenant, "x", occurrence="o2", ingested_minutes=5)]
+    for batch in (first, repeat, first, repeat, first + repeat):
+        await process(sessions, batch)
+    (alert,) = await alerts(sessions, tenant)
+    assert alert["occurrence_count"] == 2
+
+
+async def test_repeats_inside_one_batch_are_counted(sessions: SessionFactory, tenant: str) -> None:
+    batch = [
+        detection(tenant, "x", occurrence="o1"),
+        detection(tenant, "x", occurrence="o2", ingested_minutes=1),
+        detection(tenant, "x", occurrence="o2", ingested_minutes=1),  # producer retry
+        detection(tenant, "y", occurrence="o3"),
+        detection(tenant, "x", occurrence="o4", ingested_minutes=2),
+    ]
+    outcome = await process(sessions, batch)
+    assert (outcome.stored, outcome.repeats) == (2, 2)
+    assert [(a["detection_id"], a["occurrence_count"]) for a in await alerts(sessions, tenant)] == [
+        ("x", 3),
+        ("y", 1),
+    ]
+    # The same batch again (a crash before the offset commit) changes nothing.
+    await process(sessions, batch)
+    assert [a["occurrence_count"] for a in await alerts(sessions, tenant)] == [3, 1]
+
+
+async def test_a_repeat_without_an_occurrence_id_is_not_counted(
+    sessions: SessionFactory, tenant: str
+) -> None:
+    # Without an occurrence id a repeat cannot be told from a redelivery: never overcount.
+    await process(sessions, [detection(tenant, "x")])
+    outcome = await process(sessions, [detection(tenant, "x")])
+    assert (outcome.duplicates, outcome.repeats) == (1, 0)
+    assert [a["occurrence_count"] for a in await alerts(sessions, tenant)] == [1]
