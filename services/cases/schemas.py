@@ -48,6 +48,10 @@ class AlertSummary(BaseModel):
     event_time: datetime | None
     effective_time: datetime
     time_fallback: bool
+    # How often this detection was submitted: first seen is when it was ingested first.
+    occurrence_count: int
+    first_seen: datetime = Field(validation_alias="ingested_at")
+    last_seen: datetime
 
 
 class TimelineEntry(BaseModel):

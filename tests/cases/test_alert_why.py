@@ -86,3 +86,17 @@ async def test_another_tenant_cannot_ask(
         f"/api/v1/alerts/{alert_id}/why", headers={"authorization": f"Bearer {OUTSIDER}"}
     )
     assert response.status_code == 404
+
+
+async def test_an_alert_shows_how_often_its_detection_was_seen(
+    client: httpx.AsyncClient, sessions: SessionFactory, tenant: str
+) -> None:
+    for occurrence, minutes in (("o1", 0), ("o2", 45), ("o3", 90)):
+        async with transaction(sessions) as session:
+            await GROUPING.process(
+                session, [detection(tenant, "x", occurrence=occurrence, ingested_minutes=minutes)]
+            )
+    alert = (await why(client, (await alert_ids(sessions, tenant))["x"]))["alert"]
+    assert alert["occurrence_count"] == 3
+    assert alert["first_seen"] == "2026-03-01T12:00:00Z"
+    assert alert["last_seen"] == "2026-03-01T13:30:00Z"
