@@ -58,9 +58,11 @@ def create_app(settings: IngestSettings) -> FastAPI:
     extractor = EntityExtractor(settings.ingest.entity_rules)  # paths compiled once, here
     redis = Redis.from_url(settings.redis.url.get_secret_value())
     duplicates = DuplicateWindow(redis, settings.ingest.duplicate_window_seconds)
-    app.state.ingest_service = IngestService(publisher, extractor, duplicates)
+    app.state.ingest_service = IngestService(
+        publisher, extractor, duplicates, settings.ingest.max_detection_bytes
+    )
     if settings.ingest.consume_raw_topic:
-        raw = RawTopicIngest(publisher, broker, extractor)
+        raw = RawTopicIngest(publisher, broker, extractor, settings.ingest.max_detection_bytes)
         register_raw_consumer(broker, settings.ingest, raw)
     install_error_handlers(app)
     app.include_router(router)

@@ -17,6 +17,8 @@ from libs.common.settings import KafkaSettings
 
 log = get_logger(__name__)
 SOURCE = "casestream/ingest"
+# A detection and its message value, serialized once by the caller (which checks its size).
+EncodedDetection = tuple[DetectionV1, bytes]
 
 
 def kafka_headers(detection: DetectionV1) -> list[tuple[str, bytes]]:
@@ -49,7 +51,7 @@ class DetectionPublisher:
             await self._producer.stop()
             self._producer = None
 
-    async def publish(self, detections: list[DetectionV1]) -> list[str | None]:
+    async def publish(self, detections: list[EncodedDetection]) -> list[str | None]:
         """Publish all, wait for every ack; returns per-detection failure text or None.
 
         When a send cannot even be queued (no broker), the rest are not tried: each would
@@ -58,12 +60,12 @@ class DetectionPublisher:
             raise RuntimeError("DetectionPublisher.start() was not awaited")
         futures: list[asyncio.Future[Any]] = []
         refused: str | None = None
-        for detection in detections:
+        for detection, payload in detections:
             try:
                 futures.append(
                     await self._producer.send(
                         DETECTIONS.name,
-                        detection.model_dump_json().encode(),
+                        payload,
                         key=detection.partition_key(),
                         headers=kafka_headers(detection),
                     )

@@ -19,8 +19,8 @@ from libs.common.errors import BrokerUnavailable
 from libs.common.kafka import dead_letter_record
 from services.ingest.adapters import AdapterError, adapter_named
 from services.ingest.entity_rules import EntityExtractor
-from services.ingest.publisher import DetectionPublisher
-from services.ingest.service import validate_item
+from services.ingest.publisher import DetectionPublisher, EncodedDetection
+from services.ingest.service import encode_detection, validate_item
 
 TENANT_HEADERS = ("ce_tenantid", "tenant")
 
@@ -33,26 +33,34 @@ class RawBatchOutcome:
 
 class RawTopicIngest:
     def __init__(
-        self, publisher: DetectionPublisher, broker: KafkaBroker, extractor: EntityExtractor
+        self,
+        publisher: DetectionPublisher,
+        broker: KafkaBroker,
+        extractor: EntityExtractor,
+        max_detection_bytes: int,
     ) -> None:
         self._publisher = publisher
         self._broker = broker
         self._extractor = extractor
+        self._max_detection_bytes = max_detection_bytes
 
     async def ingest_records(self, records: tuple[Any, ...]) -> RawBatchOutcome:
         """Dead-letter what is unusable, publish the rest; raises BrokerUnavailable if the
         broker did not acknowledge every detection (the caller then retries the batch)."""
         now = datetime.now(UTC)
         outcome = RawBatchOutcome()
-        valid: list[DetectionV1] = []
+        valid: list[EncodedDetection] = []
         for record in records:
             headers = decode_headers(record.headers)
             result = self._convert(record.value, headers, now)
             if isinstance(result, DetectionV1):
                 # The record's place in the topic: a redelivery of it is the same occurrence.
                 result.occurrence_id = f"{record.topic}/{record.partition}/{record.offset}"
-                valid.append(result)
-                continue
+                payload = encode_detection(result, self._max_detection_bytes)
+                if isinstance(payload, bytes):
+                    valid.append((result, payload))
+                    continue
+                result = payload
             await dead_letter_record(self._broker, record, result)
             outcome.dead_lettered += 1
         failures = await self._publisher.publish(valid)

@@ -16,7 +16,7 @@ from services.ingest.adapters import AdapterError, FormatAdapter, adapter_named,
 from services.ingest.bodies import UnparseableLine
 from services.ingest.duplicates import DuplicateWindow
 from services.ingest.entity_rules import EntityExtractor
-from services.ingest.publisher import DetectionPublisher
+from services.ingest.publisher import DetectionPublisher, EncodedDetection
 from services.ingest.schemas import IngestResponse, ItemResult, ItemStatus
 
 log = get_logger(__name__)
@@ -56,6 +56,18 @@ def validate_item(
     return extractor.apply(detection) if extractor else detection
 
 
+def encode_detection(detection: DetectionV1, limit: int) -> bytes | str:
+    """The message value, or why it cannot be one: the raw payload travels with the
+    detection, and the broker refuses messages past its size limit."""
+    payload = detection.model_dump_json().encode()
+    if len(payload) > limit:
+        return (
+            f"detection_too_large: {len(payload)} bytes once normalized, "
+            f"the limit is {limit} bytes (max_detection_bytes)"
+        )
+    return payload
+
+
 def declared_format(name: str | None) -> FormatAdapter | None:
     """The adapter a client named, or None to sniff; an unknown name is the client's error."""
     if not name:
@@ -72,27 +84,33 @@ class IngestService:
         publisher: DetectionPublisher,
         extractor: EntityExtractor,
         duplicates: DuplicateWindow,
+        max_detection_bytes: int,
     ) -> None:
         self._publisher = publisher
         self._extractor = extractor
         self._duplicates = duplicates
+        self._max_detection_bytes = max_detection_bytes
 
     async def ingest(
         self, tenant_id: str, documents: list[Any], declared: FormatAdapter | None = None
     ) -> IngestResponse:
         now = datetime.now(UTC)
         results: list[ItemResult] = []
-        valid: list[tuple[int, DetectionV1]] = []
+        valid: list[tuple[int, EncodedDetection]] = []
         for index, document in enumerate(documents):
             outcome = validate_item(index, document, tenant_id, now, declared, self._extractor)
-            if isinstance(outcome, DetectionV1):
-                outcome.occurrence_id = str(uuid.uuid4())
-                valid.append((index, outcome))
-            else:
+            if not isinstance(outcome, DetectionV1):
                 results.append(outcome)
-        detections = [detection for _, detection in valid]
+                continue
+            outcome.occurrence_id = str(uuid.uuid4())
+            payload = encode_detection(outcome, self._max_detection_bytes)
+            if isinstance(payload, str):
+                results.append(_rejected(index, outcome.detection_id, payload))
+            else:
+                valid.append((index, (outcome, payload)))
+        detections = [detection for _, (detection, _) in valid]
         fresh = await self._duplicates.claim(tenant_id, [d.detection_id for d in detections])
-        failures = await self._publisher.publish(detections)
+        failures = await self._publisher.publish([encoded for _, encoded in valid])
         await self._duplicates.release(
             tenant_id,
             [
@@ -101,7 +119,7 @@ class IngestService:
                 if new and failed
             ],
         )
-        for (index, detection), new, failure in zip(valid, fresh, failures, strict=True):
+        for (index, (detection, _)), new, failure in zip(valid, fresh, failures, strict=True):
             results.append(_published_result(index, detection.detection_id, new, failure))
         results.sort(key=lambda result: result.index)
         response = _response(results)
@@ -131,6 +149,12 @@ def _published_result(index: int, detection_id: str, new: bool, failure: str | N
     else:
         status, reason = ItemStatus.DUPLICATE, DUPLICATE_REASON
     return ItemResult(index=index, detection_id=detection_id, status=status, reason=reason)
+
+
+def _rejected(index: int, detection_id: str, reason: str) -> ItemResult:
+    return ItemResult(
+        index=index, detection_id=detection_id, status=ItemStatus.REJECTED, reason=reason
+    )
 
 
 def _response(results: list[ItemResult]) -> IngestResponse:

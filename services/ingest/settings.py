@@ -12,6 +12,9 @@ class IngestSection(HttpServerSettings):
     port: int = Field(default=8001, ge=0, le=65_535)
     max_body_bytes: int = Field(default=10 * 1024 * 1024, ge=1_024)
     max_batch_items: int = Field(default=5_000, ge=1)
+    # One normalized detection, raw payload included, as published: below the broker's
+    # default 1 MiB message size, with room for headers and the record batch.
+    max_detection_bytes: int = Field(default=900_000, ge=4_096, le=1_000_000)
     # Sources that sign deliveries to /api/v1/webhooks/{name} instead of sending a key.
     signed_sources: list[SignedSource] = Field(default_factory=list)
     # Tenant admins who may issue and revoke source keys through /api/v1/admin/api-keys.

@@ -17,6 +17,7 @@ from libs.common.settings import ApiCredential, KafkaSettings
 from libs.embedded.tansu import TansuBroker
 from services.ingest.app import create_app
 from services.ingest.settings import IngestSection, IngestSettings
+from tests.ingest.adapters.golden import DATA
 from tests.support.corpus import read_detections
 from tests.support.http_server import serve
 from tests.support.kafka import header, read_until
@@ -31,6 +32,7 @@ def settings_for(kafka: KafkaSettings, tenant: str) -> IngestSettings:
             api_keys=[ApiCredential(key=SecretStr(KEY), tenant=tenant, name="siem")],
             max_batch_items=50,
             max_body_bytes=200_000,
+            max_detection_bytes=60_000,
             consume_raw_topic=False,  # the Kafka way in has its own tests
             entity_rules={
                 "suricata": [{"path": "$.http.http_user_agent", "type": "other", "role": "agent"}]
@@ -118,6 +120,37 @@ async def test_nothing_valid_is_a_422_naming_the_problem(client: httpx.AsyncClie
     assert body["code"] == "invalid_input"
     reason = body["details"]["items"][0]["reason"]
     assert reason.startswith("invalid_detection: no known format matched the document")
+
+
+async def test_field_and_detection_sizes_are_limits_named_per_item(
+    client: httpx.AsyncClient, samples: list[dict[str, Any]]
+) -> None:
+    long_title = copy.deepcopy(samples[3])
+    long_title["rule"]["title"] = "x" * 1_025
+    huge = copy.deepcopy(samples[4])
+    huge["event"] = {"CommandLine": "A" * 80_000}  # within the body limit, not the message's
+    response = await client.post("/api/v1/detections", json=[long_title, huge, samples[5]])
+    assert response.status_code == 202
+    items = response.json()["items"]
+    assert [i["status"] for i in items] == ["rejected", "rejected", "accepted"]
+    assert items[0]["reason"] == (
+        "invalid_detection: native: rule.title: String should have at most 1024 characters"
+    )
+    assert items[1]["reason"].startswith("detection_too_large: ")
+    assert "the limit is 60000 bytes (max_detection_bytes)" in items[1]["reason"]
+    alone = await client.post("/api/v1/detections", json=long_title)
+    assert alone.status_code == 422
+    assert alone.json()["code"] == "invalid_input"
+
+
+async def test_foreign_formats_clip_long_fields_instead_of_losing_the_alert(
+    client: httpx.AsyncClient,
+) -> None:
+    # A SIEM's alert is not the sender's to fix: past our field limits it is clipped.
+    alert = json.loads((DATA / "wazuh" / "sshd_bruteforce_5712.json").read_text())
+    alert["rule"]["description"] = "d" * 5_000
+    response = await client.post("/api/v1/detections", json=alert)
+    assert response.status_code == 202, response.text
 
 
 async def test_an_unknown_declared_format_is_refused_up_front(client: httpx.AsyncClient) -> None:

@@ -22,7 +22,9 @@ from tests.support.kafka import header, read_until
 
 @pytest.fixture
 async def ingest(kafka_settings: KafkaSettings) -> AsyncIterator[None]:
-    section = IngestSection(raw_consumer_group=f"ingest-raw-{uuid.uuid4().hex}")
+    section = IngestSection(
+        raw_consumer_group=f"ingest-raw-{uuid.uuid4().hex}", max_detection_bytes=50_000
+    )
     async with serve(create_app(IngestSettings(kafka=kafka_settings, ingest=section))):
         yield
 
@@ -38,6 +40,7 @@ async def test_raw_records_are_normalized_or_dead_lettered(
     untenanted = json.dumps({**sample, "detection_id": f"orphan-{tenant}"}).encode()
     not_json = f"garbage {tenant}".encode()
     invalid = json.dumps({"detection_id": f"bad-{tenant}", "rule": {}}).encode()
+    oversized = json.dumps({**sample, "event": {"Payload": "A" * 60_000}}).encode()
     producer = AIOKafkaProducer(bootstrap_servers=kafka_settings.bootstrap_servers)
     await producer.start()
     try:
@@ -45,6 +48,7 @@ async def test_raw_records_are_normalized_or_dead_lettered(
         await producer.send_and_wait("detections.raw.v1", untenanted)
         await producer.send_and_wait("detections.raw.v1", not_json, headers=tagged)
         await producer.send_and_wait("detections.raw.v1", invalid, headers=tagged)
+        await producer.send_and_wait("detections.raw.v1", oversized, headers=tagged)
     finally:
         await producer.stop()
 
@@ -54,17 +58,21 @@ async def test_raw_records_are_normalized_or_dead_lettered(
         lambda r: header(r, "ce_tenantid") == tenant.encode(),
         count=1,
     )
-    assert json.loads(published.value)["detection_id"] == f"raw-{tenant}"
+    published_detection = json.loads(published.value)
+    assert published_detection["detection_id"] == f"raw-{tenant}"
+    # The record's place in the topic names the occurrence: a redelivery is the same one.
+    assert published_detection["occurrence_id"].startswith("detections.raw.v1/")
 
-    originals = {untenanted, not_json, invalid}
+    originals = {untenanted, not_json, invalid, oversized}
     letters = await read_until(
         kafka_settings.bootstrap_servers,
         "detections.dlq.v1",
         lambda r: r.value in originals,
-        count=3,
+        count=4,
     )
     reasons = {r.value: header(r, "dlq_reason") or b"" for r in letters}
     assert reasons[untenanted].startswith(b"missing_tenant")
     assert reasons[not_json].startswith(b"invalid_json")
     assert reasons[invalid].startswith(b"invalid_detection: no known format matched")
+    assert reasons[oversized].startswith(b"detection_too_large: ")
     assert {header(r, "dlq_source_topic") for r in letters} == {b"detections.raw.v1"}
