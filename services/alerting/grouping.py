@@ -1,21 +1,21 @@
-"""Pure grouping rules: which detections share a case, and how a case is titled."""
+"""Pure grouping rules: which detections share a case under a tenant's policy, and how a
+case is titled. No I/O."""
 
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
 from libs.common.casestore.lifecycle import OPEN_STATUSES
 from libs.common.contracts.cases import CaseStatus
-from libs.common.contracts.detections import DetectionV1
+from libs.common.contracts.detections import DetectionV1, Severity
+from libs.common.policies.alerting import GroupingPolicy, Strategy, WindowKind
 from services.alerting.repository import OpenSlot
 
-# The one policy so far; recorded on every alert so a later policy change stays explainable.
-POLICY_NAME = "host-and-rule"
-POLICY_VERSION = 1
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 class Reason(StrEnum):
@@ -25,28 +25,86 @@ class Reason(StrEnum):
     NO_CASE_FOR_KEY = "no_case_for_key"  # first detection of its key
     PREVIOUS_CASE_CLOSED = "previous_case_closed"  # the key's case is resolved or closed
     OUTSIDE_WINDOW = "outside_window"  # further from the key's case than the window
+    CASE_FULL = "case_full"  # the key's case holds the policy's maximum of alerts
 
 
-def group_key(detection: DetectionV1) -> str:
-    """Skeleton policy: one case per (host, rule) within the window (tenant kept apart)."""
-    return f"host={detection.host or '-'}|rule={detection.rule.id}"
+@dataclass(frozen=True)
+class GroupKey:
+    """What a detection is grouped by: the key string and the values it was made of."""
+
+    key: str
+    strategy: Strategy
+    values: dict[str, str | None]
+    # The strategy found nothing to group on (no entity of the configured types, no
+    # technique...) and host+rule was used instead.
+    fallback: bool = False
+
+
+def group_key(detection: DetectionV1, policy: GroupingPolicy) -> GroupKey:
+    strategy = policy.strategy
+    if strategy is Strategy.ENTITY:
+        for kind in policy.entity_types:
+            value = detection.host if kind == "host" else _entity(detection, kind)
+            if value:
+                return GroupKey(f"entity:{kind}={value}", strategy, {kind.value: value})
+    elif strategy is Strategy.TECHNIQUE and detection.mitre.techniques:
+        technique = min(detection.mitre.techniques)
+        return GroupKey(f"technique={technique}", strategy, {"technique": technique})
+    elif strategy is Strategy.CATEGORY_SENSOR and detection.mitre.tactics:
+        category = min(detection.mitre.tactics)
+        host = detection.host or "-"
+        return GroupKey(
+            f"category={category}|host={host}", strategy, {"category": category, "host": host}
+        )
+    # host+rule keeps the first policy's key format, so existing slots stay valid.
+    values = {"host": detection.host, "rule_id": detection.rule.id}
+    key = f"host={detection.host or '-'}|rule={detection.rule.id}"
+    return GroupKey(key, Strategy.HOST_RULE, values, fallback=strategy is not Strategy.HOST_RULE)
+
+
+def _entity(detection: DetectionV1, kind: str) -> str | None:
+    return min((e.value for e in detection.entities if e.type == kind), default=None)
+
+
+@dataclass(frozen=True)
+class AppliedPolicy:
+    """The tenant's policy as alerting applied it to one batch."""
+
+    version: int
+    grouping: GroupingPolicy
+
+    @property
+    def window(self) -> timedelta:
+        return timedelta(seconds=self.grouping.window_seconds)
 
 
 def provenance(
-    detection: DetectionV1, key: str, window: timedelta, reason: Reason, opened: bool
+    detection: DetectionV1,
+    group: GroupKey,
+    policy: AppliedPolicy,
+    severity: Severity,
+    reason: Reason,
+    opened: bool,
 ) -> dict[str, Any]:
     return {
-        "policy": POLICY_NAME,
-        "policy_version": POLICY_VERSION,
-        "group_key": key,
-        "key": {"host": detection.host, "rule_id": detection.rule.id},
+        "policy": "alerting-policy",
+        "policy_version": policy.version,
+        "strategy": group.strategy.value,
+        "strategy_fallback": group.fallback,
+        "group_key": group.key,
+        "key": group.values,
         "window": {
-            "kind": "sliding",
-            "seconds": int(window.total_seconds()),
+            "kind": policy.grouping.window_kind.value,
+            "seconds": policy.grouping.window_seconds,
             "measured_on": "event_time",
         },
         "event_time": detection.effective_time.isoformat(),
         "time_fallback": detection.time_fallback,
+        "severity": {
+            "priority": detection.priority,
+            "source_severity": detection.severity.value,
+            "assigned": severity.value,
+        },
         "decision": "opened_case" if opened else "joined_case",
         "reason": reason.value,
     }
@@ -60,23 +118,50 @@ class Segment:
     # Why the segment's first detection did not join the key's earlier case (new cases).
     reason: Reason = Reason.JOINED_OPEN_CASE
     detections: list[DetectionV1] = field(default_factory=list)
+    # A new case that continues a full one: the full case's id.
+    continues: uuid.UUID | None = None
+    # The id the new case will get (chosen here so a continuation can refer to it).
+    new_case_id: uuid.UUID = field(default_factory=uuid.uuid4)
+    existing_alerts: int = 0
+
+    @property
+    def target_case_id(self) -> uuid.UUID:
+        return self.case_id or self.new_case_id
+
+    def full(self, cap: int) -> bool:
+        return self.existing_alerts + len(self.detections) >= cap
 
 
 def plan_segments(
-    slot: OpenSlot | None, detections: list[DetectionV1], window: timedelta
+    slot: OpenSlot | None, detections: list[DetectionV1], policy: GroupingPolicy
 ) -> list[Segment]:
-    """Split a key's new detections (sorted by time) into cases, sliding-window style.
+    """Split a key's new detections (sorted by event time) into cases.
 
-    A detection joins the slot's case while that case is open and its time lies within
-    `window` of the case's span; a gap longer than the window starts a new case."""
+    Sliding: a detection joins while the case is open and its time lies within the
+    window of the case's span. Fixed: while it falls in the same epoch-aligned window as
+    the case's first event. A full case (max_alerts_per_case) is continued by a new,
+    linked case; a gap or a closed case starts an unlinked one."""
+    window = timedelta(seconds=policy.window_seconds)
     segments: list[Segment] = []
     span = _usable_span(slot)
-    current = Segment(case_id=slot.case_id) if span and slot is not None else None
+    current: Segment | None = None
+    if span is not None and slot is not None:
+        current = Segment(case_id=slot.case_id, existing_alerts=slot.alert_count)
     for detection in sorted(detections, key=lambda d: d.effective_time):
         at = detection.effective_time
-        if current is not None and span and span[0] - window <= at <= span[1] + window:
-            current.detections.append(detection)
-            span = (min(span[0], at), max(span[1], at))
+        if current is not None and span is not None and _within(span, at, window, policy):
+            if not current.full(policy.max_alerts_per_case):
+                current.detections.append(detection)
+                span = (min(span[0], at), max(span[1], at))
+                continue
+            if current.detections:
+                segments.append(current)
+            current = Segment(
+                case_id=None,
+                reason=Reason.CASE_FULL,
+                detections=[detection],
+                continues=current.target_case_id,
+            )
             continue
         if current is not None and current.detections:
             segments.append(current)
@@ -86,6 +171,18 @@ def plan_segments(
     if current is not None and current.detections:
         segments.append(current)
     return segments
+
+
+def _within(
+    span: tuple[datetime, datetime], at: datetime, window: timedelta, policy: GroupingPolicy
+) -> bool:
+    if policy.window_kind is WindowKind.FIXED:
+        return _fixed_window(span[0], window) == _fixed_window(at, window)
+    return span[0] - window <= at <= span[1] + window
+
+
+def _fixed_window(at: datetime, window: timedelta) -> int:
+    return (at - EPOCH) // window
 
 
 def _why_new(

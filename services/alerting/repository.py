@@ -21,6 +21,7 @@ class OpenSlot:
     case_status: str
     window_start: datetime
     window_end: datetime
+    alert_count: int = 0
 
 
 def group_lock_id(tenant_id: str, group_key: str) -> int:
@@ -58,7 +59,7 @@ async def stored_detection_ids(
 async def load_slots(session: AsyncSession, tenant_id: str, keys: list[str]) -> dict[str, OpenSlot]:
     result = await session.execute(
         text(
-            "SELECT s.group_key, s.case_id, c.status, s.window_start, s.window_end "
+            "SELECT s.group_key, s.case_id, c.status, s.window_start, s.window_end, c.alert_count "
             "FROM grouping_slots s JOIN cases c ON c.id = s.case_id AND c.tenant_id = s.tenant_id "
             "WHERE s.tenant_id = :tenant AND s.group_key = ANY(CAST(:keys AS text[]))"
         ),

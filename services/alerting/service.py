@@ -1,31 +1,23 @@
-"""Alerting rules: dedup detections, group them and open or grow cases, in one transaction.
+"""Alerting rules: dedup detections, group them under the tenant's policy and open or grow
+cases, in one transaction.
 
 Runs inside the message handler's transaction; it never commits."""
 
 from __future__ import annotations
 
-import uuid
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from libs.common.casestore.store import CaseGrowth, CaseOpening, CaseStore, NewAlert, NewCase
+from libs.common.casestore.store import CaseGrowth, CaseOpening, CaseStore
 from libs.common.contracts.detections import DetectionV1
-from libs.common.db.jsonb import SerializedJSON
+from libs.common.policies.alerting import DEFAULT_POLICY, AlertingPolicy, GroupingPolicy
+from libs.common.policies.repository import current_policy
 from services.alerting import repository
-from services.alerting.grouping import (
-    Reason,
-    Segment,
-    case_description,
-    case_title,
-    group_key,
-    plan_segments,
-    provenance,
-)
-from services.alerting.repository import OpenSlot
+from services.alerting.case_plans import new_case, next_slots, segment_alerts
+from services.alerting.grouping import AppliedPolicy, GroupKey, Segment, group_key, plan_segments
 
 ACTOR = "system:alerting"
 
@@ -42,7 +34,9 @@ class BatchOutcome:
 class GroupingService:
     def __init__(self, store: CaseStore, window: timedelta) -> None:
         self._store = store
-        self._window = window
+        # What applies to a tenant that never stored a policy (version 0).
+        grouping = GroupingPolicy(window_seconds=int(window.total_seconds()))
+        self._default = DEFAULT_POLICY.model_copy(update={"grouping": grouping})
 
     async def process(self, session: AsyncSession, detections: list[DetectionV1]) -> BatchOutcome:
         outcome = BatchOutcome()
@@ -53,6 +47,10 @@ class GroupingService:
             await self._process_tenant(session, tenant_id, by_tenant[tenant_id], outcome)
         return outcome
 
+    async def _policy(self, session: AsyncSession, tenant_id: str) -> tuple[int, AlertingPolicy]:
+        stored = await current_policy(session, tenant_id)
+        return (stored.version, stored.policy) if stored.version else (0, self._default)
+
     async def _process_tenant(
         self,
         session: AsyncSession,
@@ -60,10 +58,15 @@ class GroupingService:
         detections: list[DetectionV1],
         outcome: BatchOutcome,
     ) -> None:
+        version, policy = await self._policy(session, tenant_id)
+        applied = AppliedPolicy(version, policy.grouping)
+        groups: dict[str, GroupKey] = {}
         by_key: dict[str, dict[str, DetectionV1]] = defaultdict(dict)
         repeats: list[DetectionV1] = []  # a detection id seen again: counted, never stored
         for detection in detections:
-            first = by_key[group_key(detection)].setdefault(detection.detection_id, detection)
+            group = group_key(detection, policy.grouping)
+            groups.setdefault(group.key, group)
+            first = by_key[group.key].setdefault(detection.detection_id, detection)
             if first is not detection:
                 repeats.append(detection)
         await repository.lock_group_keys(session, tenant_id, by_key)
@@ -78,115 +81,41 @@ class GroupingService:
             fresh = [d for d_id, d in by_key[key].items() if d_id not in stored]
             repeats += [d for d_id, d in by_key[key].items() if d_id in stored]
             if fresh:
-                planned += [
-                    (key, seg) for seg in plan_segments(slots.get(key), fresh, self._window)
-                ]
+                segments = plan_segments(slots.get(key), fresh, policy.grouping)
+                planned += [(key, segment) for segment in segments]
         if planned:
-            await self._write_grouping(session, tenant_id, planned, outcome)
-            await repository.save_slots(session, tenant_id, _next_slots(slots, planned))
+            await self._write(session, tenant_id, planned, groups, applied, policy, outcome)
+            await repository.save_slots(session, tenant_id, next_slots(slots, planned))
         # After the inserts: a repeat of a detection first seen in this batch counts too.
         outcome.duplicates += len(repeats)
         outcome.repeats += await repository.count_repeats(session, tenant_id, repeats)
 
-    async def _write_grouping(
+    async def _write(
         self,
         session: AsyncSession,
         tenant_id: str,
         planned: list[tuple[str, Segment]],
+        groups: dict[str, GroupKey],
+        applied: AppliedPolicy,
+        policy: AlertingPolicy,
         outcome: BatchOutcome,
     ) -> None:
         # One write for the whole batch: the case store opens and grows every case at once.
-        openings = [(key, seg) for key, seg in planned if seg.case_id is None]
-        growths = [(key, seg) for key, seg in planned if seg.case_id is not None]
-        written = await self._store.apply_grouping(
-            session,
-            tenant_id,
-            [
-                CaseOpening(_new_case(tenant_id, key, seg), _alerts(key, seg, self._window))
-                for key, seg in openings
-            ],
-            [
-                CaseGrowth(seg.case_id, _alerts(key, seg, self._window))
-                for key, seg in growths
-                if seg.case_id
-            ],
-            ACTOR,
-        )
-        for (_, segment), case in zip(openings, written.opened, strict=True):
-            segment.case_id = case.id
+        thresholds = policy.severity
+        openings = [
+            CaseOpening(
+                new_case(tenant_id, groups[key], seg, thresholds),
+                segment_alerts(groups[key], seg, applied, thresholds),
+            )
+            for key, seg in planned
+            if seg.case_id is None
+        ]
+        growths = [
+            CaseGrowth(seg.case_id, segment_alerts(groups[key], seg, applied, thresholds))
+            for key, seg in planned
+            if seg.case_id is not None
+        ]
+        written = await self._store.apply_grouping(session, tenant_id, openings, growths, ACTOR)
         outcome.stored += len(written.inserted)
         outcome.cases_opened += len(openings)
         outcome.cases_grown += len(growths)
-
-
-def _next_slots(slots: dict[str, OpenSlot], planned: list[tuple[str, Segment]]) -> list[OpenSlot]:
-    """Each key's slot after the batch: its last segment's case, with the event-time span
-    grown when that case is the one the slot already held."""
-    latest: dict[str, OpenSlot] = {}
-    for key, segment in planned:  # segments of a key come in time order
-        assert segment.case_id is not None
-        times = [d.effective_time for d in segment.detections]
-        slot = latest.get(key) or slots.get(key)
-        if slot is not None and slot.case_id == segment.case_id:
-            slot.window_start = min(slot.window_start, *times)
-            slot.window_end = max(slot.window_end, *times)
-            latest[key] = slot
-        else:
-            latest[key] = OpenSlot(key, segment.case_id, "new", min(times), max(times))
-    return list(latest.values())
-
-
-def _new_case(tenant_id: str, key: str, segment: Segment) -> NewCase:
-    first = segment.detections[0]
-    return NewCase(
-        tenant_id=tenant_id,
-        title=case_title(first),
-        severity=max((d.severity for d in segment.detections), key=lambda s: s.rank),
-        description=case_description(first),
-        group_key=key,
-        host=first.host,
-        rule_id=first.rule.id,
-    )
-
-
-def _alerts(key: str, segment: Segment, window: timedelta) -> list[NewAlert]:
-    opened = segment.case_id is None
-    return [
-        _new_alert(
-            detection,
-            key,
-            provenance(
-                detection,
-                key,
-                window,
-                segment.reason if opened and n == 0 else Reason.JOINED_OPEN_CASE,
-                opened=opened and n == 0,
-            ),
-        )
-        for n, detection in enumerate(segment.detections)
-    ]
-
-
-def _new_alert(detection: DetectionV1, key: str, grouping: dict[str, Any]) -> NewAlert:
-    return NewAlert(
-        id=uuid.uuid4(),
-        tenant_id=detection.tenant_id,
-        severity=detection.severity,
-        effective_time=detection.effective_time,
-        columns={
-            "detection_id": detection.detection_id,
-            "title": detection.title[:1_024],
-            "rule_id": detection.rule.id,
-            "rule_name": detection.rule.name,
-            "host": detection.host,
-            "source": detection.source,
-            "group_key": key,
-            "event_time": detection.event_time,
-            "time_fallback": detection.time_fallback,
-            "ingested_at": detection.ingested_at,
-            "detection": SerializedJSON(detection.model_dump_json()),
-            "grouping": grouping,
-            "occurrence_id": detection.occurrence_id,
-            "last_seen": detection.ingested_at,
-        },
-    )

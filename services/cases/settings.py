@@ -2,11 +2,13 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from libs.common.settings import CommonSettings, HttpServerSettings
+from libs.common.settings import ApiCredential, CommonSettings, HttpServerSettings
 
 
 class CasesSection(HttpServerSettings):
     port: int = Field(default=8002, ge=0, le=65_535)
+    # Tenant admins: tenant-wide settings such as the alerting policy.
+    admin_api_keys: list[ApiCredential] = Field(default_factory=list)
 
 
 class CasesSettings(CommonSettings):

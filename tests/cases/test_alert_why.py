@@ -61,8 +61,15 @@ async def test_each_decision_is_explained(
     )
     assert later["case"]["id"] != first["case"]["id"]
     grouping = first["grouping"]
-    assert (grouping["policy"], grouping["policy_version"]) == ("host-and-rule", 1)
+    # Version 0: the built-in default policy, as the tenant never stored one.
+    assert (grouping["policy"], grouping["policy_version"]) == ("alerting-policy", 0)
+    assert (grouping["strategy"], grouping["strategy_fallback"]) == ("host+rule", False)
     assert grouping["key"] == {"host": "h1", "rule_id": "r1"}
+    assert grouping["severity"] == {
+        "priority": None,
+        "source_severity": "medium",
+        "assigned": "medium",
+    }
     assert grouping["window"] == {"kind": "sliding", "seconds": 3600, "measured_on": "event_time"}
 
     closed = await client.patch(f"/api/v1/cases/{later['case']['id']}", json={"status": "closed"})

@@ -42,6 +42,10 @@ class NewCase:
     rule_id: str | None = None
     assignee: str | None = None
     tags: tuple[str, ...] = ()
+    # Chosen by the caller when it must refer to the case before it exists (a
+    # continuation opened in the same batch); a fresh id otherwise.
+    id: uuid.UUID | None = None
+    continues_case_id: uuid.UUID | None = None
 
 
 @dataclass(frozen=True)
@@ -110,6 +114,7 @@ async def apply_grouping(
                 alert_ids=stored,
                 assignee=case.assignee,
                 tags=list(case.tags),
+                continues_case_id=case.continues_case_id,
             )
         )
     updates = []
@@ -145,9 +150,10 @@ async def _insert_cases(
         new = opening.case
         rows.append(
             {
-                "id": uuid.uuid4(),
+                "id": new.id or uuid.uuid4(),
                 "tenant_id": tenant_id,
                 "number": number,
+                "continues_case_id": new.continues_case_id,
                 "title": new.title,
                 "description": new.description,
                 "status": INITIAL_STATUS.value,
@@ -199,6 +205,8 @@ def _growth(
 
 def _alert_row(case_id: uuid.UUID, alert: NewAlert) -> dict[str, Any]:
     return {
+        # Seen once so far unless the writer says otherwise.
+        "last_seen": alert.columns.get("ingested_at"),
         **alert.columns,
         "id": alert.id,
         "tenant_id": alert.tenant_id,

@@ -47,6 +47,8 @@ class CaseOpenedV1(CaseEventBase):
     alert_ids: list[uuid.UUID] = Field(default_factory=list)
     assignee: str | None = None
     tags: list[str] = Field(default_factory=list)
+    # The full case this one continues (its group key reached the policy's alert cap).
+    continues_case_id: uuid.UUID | None = None
 
 
 class CaseAlertAttachedV1(CaseEventBase):

@@ -58,6 +58,20 @@ class Case(SQLModel, table=True):
     acknowledged_at: datetime | None = Field(default=None, sa_column=tz_column(nullable=True))
     resolved_at: datetime | None = Field(default=None, sa_column=tz_column(nullable=True))
     closed_at: datetime | None = Field(default=None, sa_column=tz_column(nullable=True))
+    # Set on a case opened because the previous case of its group key was full.
+    continues_case_id: uuid.UUID | None = Field(default=None, foreign_key="cases.id")
+
+
+class AlertingPolicyVersion(SQLModel, table=True):
+    """Every version of a tenant's alerting policy; the newest applies."""
+
+    __tablename__ = "alerting_policies"
+
+    tenant_id: str = Field(primary_key=True, max_length=64)
+    version: int = Field(primary_key=True)
+    policy: dict[str, Any] = Field(sa_column=json_column())
+    created_at: datetime = Field(sa_column=tz_column(server_now=True))
+    created_by: str = Field(max_length=256)
 
 
 class CaseNumberCounter(SQLModel, table=True):

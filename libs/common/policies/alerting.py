@@ -1,0 +1,91 @@
+"""A tenant's alerting policy: how detections map to severity and group into cases.
+
+Stored versioned per tenant (every change is a new version, the newest one applies);
+alerting records the version it applied on every alert, so old decisions stay
+explainable after the policy changes. Pure models and rules, no I/O."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from libs.common.contracts.detections import DetectionV1, EntityType, Severity
+
+MIN_WINDOW_SECONDS = 60
+MAX_WINDOW_SECONDS = 7 * 24 * 3600
+
+
+class Strict(BaseModel):
+    # A misspelt policy field is an error the admin sees, not a silently ignored setting.
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SeverityThresholds(Strict):
+    """Priority 0-10 to severity: at or above `critical` is critical, and so on; below
+    `medium` is low. `info` is never assigned automatically."""
+
+    critical: int = Field(default=8, ge=0, le=10)
+    high: int = Field(default=5, ge=0, le=10)
+    medium: int = Field(default=3, ge=0, le=10)
+
+    @model_validator(mode="after")
+    def _descending(self) -> SeverityThresholds:
+        if not self.critical >= self.high >= self.medium:
+            raise ValueError("thresholds must satisfy critical >= high >= medium")
+        return self
+
+    def severity_for(self, detection: DetectionV1) -> Severity:
+        """From the priority when the source gave one, else the source's severity; a
+        source's `info` still becomes `low` (an analyst decides what is informational)."""
+        priority = detection.priority
+        if priority is None:
+            return Severity.LOW if detection.severity is Severity.INFO else detection.severity
+        if priority >= self.critical:
+            return Severity.CRITICAL
+        if priority >= self.high:
+            return Severity.HIGH
+        if priority >= self.medium:
+            return Severity.MEDIUM
+        return Severity.LOW
+
+
+class Strategy(StrEnum):
+    HOST_RULE = "host+rule"  # one case per host and rule: the first policy, still the default
+    ENTITY = "entity"  # one case per entity value of the configured types (first one found)
+    TECHNIQUE = "technique"  # one case per MITRE technique
+    CATEGORY_SENSOR = "category+sensor"  # one case per rule category (tactic) and host
+
+
+class WindowKind(StrEnum):
+    SLIDING = "sliding"  # joins while within the window of the case's span of event times
+    FIXED = "fixed"  # joins while in the same fixed window (aligned to the epoch)
+
+
+class OnClosed(StrEnum):
+    NEW_CASE = "new_case"  # a resolved or closed case is left alone: open a new one
+
+
+class GroupingPolicy(Strict):
+    strategy: Strategy = Strategy.HOST_RULE
+    # For the entity strategy, in order of preference.
+    entity_types: tuple[EntityType, ...] = (EntityType.HOST, EntityType.USER, EntityType.IP)
+    window_seconds: int = Field(default=24 * 3600, ge=MIN_WINDOW_SECONDS, le=MAX_WINDOW_SECONDS)
+    window_kind: WindowKind = WindowKind.SLIDING
+    on_closed: OnClosed = OnClosed.NEW_CASE
+    # When a case is full, the next alert opens a continuation case linked to it.
+    max_alerts_per_case: int = Field(default=1_000, ge=1, le=100_000)
+
+    @model_validator(mode="after")
+    def _entity_types(self) -> GroupingPolicy:
+        if self.strategy is Strategy.ENTITY and not self.entity_types:
+            raise ValueError("the entity strategy needs at least one entity type")
+        return self
+
+
+class AlertingPolicy(Strict):
+    severity: SeverityThresholds = SeverityThresholds()
+    grouping: GroupingPolicy = GroupingPolicy()
+
+
+DEFAULT_POLICY = AlertingPolicy()

@@ -1,0 +1,76 @@
+"""SQL of alerting policies: append a version, read the newest. Tenant-filtered."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from libs.common.policies.alerting import DEFAULT_POLICY, AlertingPolicy
+
+
+@dataclass(frozen=True)
+class PolicyVersion:
+    version: int  # 0: the built-in default, never stored
+    policy: AlertingPolicy
+    created_at: datetime | None
+    created_by: str | None
+
+
+async def current_policy(session: AsyncSession, tenant_id: str) -> PolicyVersion:
+    row = (
+        await session.execute(
+            text(
+                "SELECT version, policy, created_at, created_by FROM alerting_policies"
+                " WHERE tenant_id = :tenant ORDER BY version DESC LIMIT 1"
+            ),
+            {"tenant": tenant_id},
+        )
+    ).first()
+    if row is None:
+        return PolicyVersion(0, DEFAULT_POLICY, None, None)
+    return PolicyVersion(
+        row.version, AlertingPolicy.model_validate(row.policy), row.created_at, row.created_by
+    )
+
+
+async def policy_history(session: AsyncSession, tenant_id: str, limit: int) -> list[PolicyVersion]:
+    rows = await session.execute(
+        text(
+            "SELECT version, policy, created_at, created_by FROM alerting_policies"
+            " WHERE tenant_id = :tenant ORDER BY version DESC LIMIT :limit"
+        ),
+        {"tenant": tenant_id, "limit": limit},
+    )
+    return [
+        PolicyVersion(
+            r.version, AlertingPolicy.model_validate(r.policy), r.created_at, r.created_by
+        )
+        for r in rows
+    ]
+
+
+async def append_policy(
+    session: AsyncSession, tenant_id: str, policy: AlertingPolicy, actor: str
+) -> PolicyVersion:
+    """The next version; two concurrent writers get consecutive versions (the primary key
+    refuses a second row with the same number, and the lock makes them wait instead)."""
+    await session.execute(
+        text("SELECT pg_advisory_xact_lock(hashtextextended('alerting_policy:' || :tenant, 0))"),
+        {"tenant": tenant_id},
+    )
+    row = (
+        await session.execute(
+            text(
+                "INSERT INTO alerting_policies (tenant_id, version, policy, created_by)"
+                " SELECT CAST(:tenant AS varchar), coalesce(max(version), 0) + 1,"
+                " CAST(:policy AS jsonb), :actor"
+                " FROM alerting_policies WHERE tenant_id = CAST(:tenant AS varchar)"
+                " RETURNING version, created_at"
+            ),
+            {"tenant": tenant_id, "policy": policy.model_dump_json(), "actor": actor},
+        )
+    ).one()
+    return PolicyVersion(row.version, policy, row.created_at, actor)

@@ -1,0 +1,104 @@
+"""From planned segments to what the case store writes: new cases, alert rows, and each
+group key's slot afterwards. Pure functions."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from libs.common.casestore.store import NewAlert, NewCase
+from libs.common.contracts.detections import DetectionV1, Severity
+from libs.common.db.jsonb import SerializedJSON
+from libs.common.policies.alerting import SeverityThresholds
+from services.alerting.grouping import (
+    AppliedPolicy,
+    GroupKey,
+    Reason,
+    Segment,
+    case_description,
+    case_title,
+    provenance,
+)
+from services.alerting.repository import OpenSlot
+
+
+def new_case(
+    tenant_id: str, group: GroupKey, segment: Segment, thresholds: SeverityThresholds
+) -> NewCase:
+    first = segment.detections[0]
+    title = case_title(first)
+    if segment.continues is not None:
+        title = f"{title} (continued)"[:1_024]
+    return NewCase(
+        tenant_id=tenant_id,
+        title=title,
+        severity=max((thresholds.severity_for(d) for d in segment.detections), key=_rank),
+        description=case_description(first),
+        group_key=group.key,
+        host=first.host,
+        rule_id=first.rule.id,
+        id=segment.new_case_id,
+        continues_case_id=segment.continues,
+    )
+
+
+def segment_alerts(
+    group: GroupKey, segment: Segment, policy: AppliedPolicy, thresholds: SeverityThresholds
+) -> list[NewAlert]:
+    opened = segment.case_id is None
+    alerts = []
+    for n, detection in enumerate(segment.detections):
+        severity = thresholds.severity_for(detection)
+        reason = segment.reason if opened and n == 0 else Reason.JOINED_OPEN_CASE
+        grouping = provenance(detection, group, policy, severity, reason, opened and n == 0)
+        if segment.continues is not None:
+            grouping["continues_case_id"] = str(segment.continues)
+        alerts.append(_new_alert(detection, group.key, severity, grouping))
+    return alerts
+
+
+def _new_alert(
+    detection: DetectionV1, key: str, severity: Severity, grouping: dict[str, Any]
+) -> NewAlert:
+    return NewAlert(
+        id=uuid.uuid4(),
+        tenant_id=detection.tenant_id,
+        severity=severity,
+        effective_time=detection.effective_time,
+        columns={
+            "detection_id": detection.detection_id,
+            "title": detection.title[:1_024],
+            "rule_id": detection.rule.id,
+            "rule_name": detection.rule.name,
+            "host": detection.host,
+            "source": detection.source,
+            "group_key": key,
+            "event_time": detection.event_time,
+            "time_fallback": detection.time_fallback,
+            "ingested_at": detection.ingested_at,
+            "detection": SerializedJSON(detection.model_dump_json()),
+            "grouping": grouping,
+            "occurrence_id": detection.occurrence_id,
+            "last_seen": detection.ingested_at,
+        },
+    )
+
+
+def next_slots(slots: dict[str, OpenSlot], planned: list[tuple[str, Segment]]) -> list[OpenSlot]:
+    """Each key's slot after the batch: its last segment's case, with the event-time span
+    grown when that case is the one the slot already held."""
+    latest: dict[str, OpenSlot] = {}
+    for key, segment in planned:  # segments of a key come in time order
+        times = [d.effective_time for d in segment.detections]
+        slot = latest.get(key) or slots.get(key)
+        if slot is not None and slot.case_id == segment.target_case_id:
+            slot.window_start = min(slot.window_start, *times)
+            slot.window_end = max(slot.window_end, *times)
+            latest[key] = slot
+        else:
+            latest[key] = OpenSlot(key, segment.target_case_id, "new", min(times), max(times))
+    return list(latest.values())
+
+
+def _rank(severity: Severity) -> int:
+    return severity.rank

@@ -1,0 +1,158 @@
+"""A tenant's alerting policy through the admin API, and alerting applying it: strategy,
+window, severity thresholds, the per-case cap with continuation cases, versions."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from typing import Any
+
+import httpx
+import pytest
+from pydantic import SecretStr
+from sqlalchemy import text
+
+from libs.common.casestore.store import CaseStore
+from libs.common.contracts.detections import DetectionV1, MitreV1
+from libs.common.db.engine import SessionFactory, transaction
+from libs.common.settings import ApiCredential, DatabaseSettings, KafkaSettings
+from services.alerting.service import GroupingService
+from services.cases.app import create_app
+from services.cases.settings import CasesSection, CasesSettings
+from tests.support.detections import detection
+from tests.support.http_server import serve
+
+ADMIN, ANALYST, OTHER_ADMIN = "policy-admin", "policy-analyst", "other-admin"
+GROUPING = GroupingService(CaseStore("casestream/alerting-test"), window=timedelta(hours=1))
+
+
+@pytest.fixture
+async def api(
+    kafka_settings: KafkaSettings, database_url: str, tenant: str
+) -> AsyncIterator[httpx.AsyncClient]:
+    settings = CasesSettings(
+        kafka=kafka_settings,
+        database=DatabaseSettings(url=SecretStr(database_url)),
+        cases=CasesSection(
+            api_keys=[ApiCredential(key=SecretStr(ANALYST), tenant=tenant, name="ana")],
+            admin_api_keys=[
+                ApiCredential(key=SecretStr(ADMIN), tenant=tenant, name="soc-lead"),
+                ApiCredential(key=SecretStr(OTHER_ADMIN), tenant=f"{tenant}-x", name="eve"),
+            ],
+        ),
+    )
+    async with serve(create_app(settings)) as url, httpx.AsyncClient(base_url=url) as client:
+        yield client
+
+
+def as_key(key: str) -> dict[str, str]:
+    return {"authorization": f"Bearer {key}"}
+
+
+async def put_policy(api: httpx.AsyncClient, policy: dict[str, Any]) -> httpx.Response:
+    return await api.put("/api/v1/admin/alerting-policy", json=policy, headers=as_key(ADMIN))
+
+
+async def cases_of(sessions: SessionFactory, tenant: str) -> list[Any]:
+    async with sessions() as session:
+        rows = await session.execute(
+            text(
+                "SELECT c.id, c.group_key, c.severity, c.alert_count, c.continues_case_id,"
+                " c.title FROM cases c WHERE c.tenant_id = :t ORDER BY c.number"
+            ),
+            {"t": tenant},
+        )
+        return list(rows)
+
+
+async def process(sessions: SessionFactory, batch: list[DetectionV1]) -> None:
+    async with transaction(sessions) as session:
+        await GROUPING.process(session, batch)
+
+
+async def test_only_the_tenants_admins_read_and_write_the_policy(api: httpx.AsyncClient) -> None:
+    default = await api.get("/api/v1/admin/alerting-policy", headers=as_key(ADMIN))
+    assert default.status_code == 200
+    assert default.json()["version"] == 0
+    assert default.json()["policy"]["severity"] == {"critical": 8, "high": 5, "medium": 3}
+    for key in (ANALYST, "nonsense"):
+        refused = await api.get("/api/v1/admin/alerting-policy", headers=as_key(key))
+        assert refused.status_code == 401
+    assert (await put_policy(api, {"grouping": {"strategy": "technique"}})).status_code == 201
+    other = await api.get("/api/v1/admin/alerting-policy", headers=as_key(OTHER_ADMIN))
+    assert other.json()["version"] == 0  # another tenant's policy is untouched
+
+
+async def test_a_bad_policy_is_refused_naming_the_problem(api: httpx.AsyncClient) -> None:
+    for policy, problem in (
+        ({"grouping": {"windw_seconds": 60}}, "Extra inputs are not permitted"),
+        ({"grouping": {"window_seconds": 8 * 86_400}}, "less than or equal to 604800"),
+        ({"grouping": {"strategy": "astrology"}}, "Input should be"),
+        ({"severity": {"critical": 2, "high": 5}}, "critical >= high >= medium"),
+    ):
+        response = await put_policy(api, policy)
+        assert response.status_code == 422
+        assert problem in str(response.json()["details"]["errors"])
+
+
+async def test_alerting_applies_the_newest_version(
+    api: httpx.AsyncClient, sessions: SessionFactory, tenant: str
+) -> None:
+    first = await put_policy(
+        api,
+        {
+            "severity": {"critical": 9, "high": 7, "medium": 4},
+            "grouping": {"strategy": "technique", "window_seconds": 7200},
+        },
+    )
+    assert (first.json()["version"], first.json()["created_by"]) == (1, "soc-lead")
+    mitre = MitreV1(techniques=["T1059.001"])
+    batch = [
+        detection(tenant, f"d{n}", host=f"h{n}").model_copy(
+            update={"mitre": mitre, "priority": priority}
+        )
+        for n, priority in enumerate((4, 8))
+    ]
+    await process(sessions, batch)
+    (case,) = await cases_of(sessions, tenant)  # two hosts, one technique: one case
+    assert (case.group_key, case.severity, case.alert_count) == ("technique=T1059.001", "high", 2)
+    async with sessions() as session:
+        grouping = await session.scalar(
+            text("SELECT grouping FROM alerts WHERE tenant_id = :t AND detection_id = 'd1'"),
+            {"t": tenant},
+        )
+    assert (grouping["policy_version"], grouping["strategy"]) == (1, "technique")
+    assert grouping["window"]["seconds"] == 7200
+    assert grouping["severity"] == {"priority": 8, "source_severity": "medium", "assigned": "high"}
+
+    assert (await put_policy(api, {})).json()["version"] == 2
+    history = await api.get("/api/v1/admin/alerting-policy/versions", headers=as_key(ADMIN))
+    assert [v["version"] for v in history.json()] == [2, 1]
+    await process(
+        sessions, [detection(tenant, "d9", host="h0").model_copy(update={"mitre": mitre})]
+    )
+    assert [c.group_key for c in await cases_of(sessions, tenant)] == [
+        "technique=T1059.001",
+        "host=h0|rule=r1",  # version 2 is the default strategy again
+    ]
+
+
+async def test_a_full_case_continues_in_a_linked_case(
+    api: httpx.AsyncClient, sessions: SessionFactory, tenant: str
+) -> None:
+    await put_policy(api, {"grouping": {"max_alerts_per_case": 2}})
+    await process(sessions, [detection(tenant, "a0", minutes=0)])
+    await process(sessions, [detection(tenant, f"a{n}", minutes=n) for n in range(1, 5)])
+    first, second, third = await cases_of(sessions, tenant)
+    assert [c.alert_count for c in (first, second, third)] == [2, 2, 1]
+    assert (second.continues_case_id, third.continues_case_id) == (first.id, second.id)
+    assert second.title.endswith("(continued)")
+    async with sessions() as session:
+        opened = await session.scalar(
+            text("SELECT payload FROM case_events WHERE case_id = :c AND type = 'case.opened'"),
+            {"c": third.id},
+        )
+    assert opened["continues_case_id"] == str(second.id)
+    # The next detection of the key joins the newest case, not the full ones.
+    await process(sessions, [detection(tenant, "a5", minutes=5)])
+    assert [c.alert_count for c in await cases_of(sessions, tenant)] == [2, 2, 2]
