@@ -6,7 +6,7 @@ PYTHON ?= python3
 UV_VERSION := 0.13.9
 UV := $(PYTHON) -m uv
 
-.PHONY: setup dev test lint format bench bench-pipeline bench-ingest schemas
+.PHONY: setup dev test lint format bench bench-pipeline bench-ingest triage-eval schemas
 
 setup:
 	@$(UV) --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet "uv==$(UV_VERSION)"
@@ -34,6 +34,9 @@ bench-pipeline: setup  ## ../shared/data over HTTP through ingest and alerting i
 
 bench-ingest: setup  ## HTTP batches of 1, 100, 1,000 and detections.raw.v1 into ingest
 	$(UV) run python -m bench.ingest $(ARGS)
+
+triage-eval: setup  ## score candidate alerting policies' cases against the corpus' incidents
+	$(UV) run python -m bench.triage_eval $(ARGS)
 
 schemas: setup  ## rewrite the contract snapshots after a compatible change
 	$(UV) run python -m libs.common.contracts
