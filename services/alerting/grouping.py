@@ -11,6 +11,7 @@ from typing import Any
 from libs.common.casestore.lifecycle import OPEN_STATUSES
 from libs.common.contracts.cases import CaseStatus
 from libs.common.contracts.detections import DetectionV1
+from services.alerting.correlation.alerts import correlation_group_key, is_correlation
 from services.alerting.repository import OpenSlot
 
 # The one policy so far; recorded on every alert so a later policy change stays explainable.
@@ -28,8 +29,11 @@ class Reason(StrEnum):
 
 
 def group_key(detection: DetectionV1) -> str:
-    """Skeleton policy: one case per (host, rule) within the window (tenant kept apart)."""
-    return f"host={detection.host or '-'}|rule={detection.rule.id}"
+    """Skeleton policy: one case per (host, rule) within the window (tenant kept apart).
+    Correlation alerts: one case per (correlation rule, correlated entity)."""
+    return (
+        correlation_group_key(detection) or f"host={detection.host or '-'}|rule={detection.rule.id}"
+    )
 
 
 def provenance(
@@ -105,6 +109,8 @@ def _usable_span(slot: OpenSlot | None) -> tuple[datetime, datetime] | None:
 
 
 def case_title(detection: DetectionV1) -> str:
+    if is_correlation(detection):  # titled by its rule, after the correlated entity
+        return detection.title[:1_024]
     return f"{detection.rule.name} on {detection.host or 'unknown host'}"[:1_024]
 
 

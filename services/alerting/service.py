@@ -16,6 +16,7 @@ from libs.common.casestore.store import CaseGrowth, CaseOpening, CaseStore, NewA
 from libs.common.contracts.detections import DetectionV1
 from libs.common.db.jsonb import SerializedJSON
 from services.alerting import repository
+from services.alerting.correlation.service import CorrelationEngine
 from services.alerting.grouping import (
     Reason,
     Segment,
@@ -39,9 +40,15 @@ class BatchOutcome:
 
 
 class GroupingService:
-    def __init__(self, store: CaseStore, window: timedelta) -> None:
+    def __init__(
+        self,
+        store: CaseStore,
+        window: timedelta,
+        correlation: CorrelationEngine | None = None,
+    ) -> None:
         self._store = store
         self._window = window
+        self._correlation = correlation
 
     async def process(self, session: AsyncSession, detections: list[DetectionV1]) -> BatchOutcome:
         outcome = BatchOutcome()
@@ -50,6 +57,16 @@ class GroupingService:
             by_tenant[detection.tenant_id].append(detection)
         for tenant_id in sorted(by_tenant):
             await self._process_tenant(session, tenant_id, by_tenant[tenant_id], outcome)
+        # --- correlation (services/alerting/correlation) ---------------------------------
+        # After all grouping locks, tenant by tenant: correlation takes its key locks, and
+        # its hits come back as synthetic detections grouped like any other, in this same
+        # transaction. Their ids are deterministic, so a redelivery dedups them above.
+        if self._correlation is not None:
+            for tenant_id in sorted(by_tenant):
+                raised = await self._correlation.correlate(session, tenant_id, by_tenant[tenant_id])
+                if raised:
+                    await self._process_tenant(session, tenant_id, raised, outcome)
+        # --- end correlation -------------------------------------------------------------
         return outcome
 
     async def _process_tenant(

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from libs.common.contracts.detections import DetectionV1
 from services.alerting.correlation.absence import evaluate_missing_event
@@ -42,12 +42,19 @@ def observe(rule: CorrelationRule, detection: DetectionV1) -> dict[str, list[Obs
     values = values_at(detection, rule.key_path, rule.key_role)
     return {
         value: [
-            Observation(at=detection.effective_time, id=detection.detection_id, step=step)
+            Observation(at=event_time(detection), id=detection.detection_id, step=step)
             for step in steps
         ]
         for value in values
         if len(value) <= MAX_KEY_VALUE_LENGTH
     }
+
+
+def event_time(detection: DetectionV1) -> datetime:
+    """The detection's effective time; a time without zone is taken as UTC, so that it
+    compares with the others instead of failing the batch."""
+    at = detection.effective_time
+    return at.replace(tzinfo=UTC) if at.tzinfo is None else at
 
 
 def empty_state(rule: CorrelationRule) -> WindowState | BaselineState:
