@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from libs.common.contracts.detections import EntityV1, MitreV1, Severity
+from services.alerting.correlation.__main__ import main as check_main
 from services.alerting.correlation.evaluation import observe
 from services.alerting.correlation.loading import (
     InvalidCorrelationRules,
@@ -195,3 +196,17 @@ def test_join_keys_on_the_shared_field_value() -> None:
     )
     assert {k: [o.step for o in v] for k, v in observe(rule, download).items()} == {"4711": [1]}
     assert observe(rule, detection("t", "d2", rule="download")) == {}  # no session: no key
+
+
+def test_the_check_command_lists_rules_or_names_the_problems(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    good, bad = tmp_path / "acme.yaml", tmp_path / "globex.yaml"
+    good.write_text(EXAMPLE)
+    bad.write_text("rules: [{id: x, type: join}]")
+    assert check_main(["check", str(good)]) == 0
+    assert "password-spray (event_count)" in capsys.readouterr().out
+    assert check_main(["check", str(good), str(bad)]) == 1
+    errors = capsys.readouterr().err
+    assert "globex.yaml: rule 'x' (#1), " in errors
+    assert "rule 'x' (#1), name: Field required" in errors
