@@ -8,6 +8,7 @@ from libs.common.casestore.store import CaseStore
 from libs.common.db.engine import create_engine, create_session_factory
 from libs.common.kafka import create_broker, ensure_topics
 from libs.common.outbox import OutboxRelay
+from services.alerting.correlation.service import correlation_engine
 from services.alerting.handlers import register_handlers
 from services.alerting.service import GroupingService
 from services.alerting.settings import AlertingSettings
@@ -21,6 +22,7 @@ def create_app(settings: AlertingSettings) -> FastStream:
     grouping = GroupingService(
         CaseStore(source="casestream/alerting"),
         window=timedelta(seconds=settings.alerting.group_window_seconds),
+        correlation=correlation_engine(settings.alerting.correlation),
     )
     register_handlers(broker, settings.alerting, sessions, grouping, relay)
     app = FastStream(broker, logger=None)

@@ -13,7 +13,10 @@ from libs.common.casestore.lifecycle import OPEN_STATUSES
 from libs.common.contracts.cases import CaseStatus
 from libs.common.contracts.detections import DetectionV1, Severity
 from libs.common.policies.alerting import GroupingPolicy, Strategy, WindowKind
+from services.alerting.correlation.alerts import correlation_group_key, is_correlation
 from services.alerting.repository import OpenSlot
+
+CORRELATION_STRATEGY = "correlation"  # not a policy choice: how correlation alerts group
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -33,7 +36,7 @@ class GroupKey:
     """What a detection is grouped by: the key string and the values it was made of."""
 
     key: str
-    strategy: Strategy
+    strategy: str  # a Strategy value, or "correlation"
     values: dict[str, str | None]
     # The strategy found nothing to group on (no entity of the configured types, no
     # technique...) and host+rule was used instead.
@@ -41,6 +44,9 @@ class GroupKey:
 
 
 def group_key(detection: DetectionV1, policy: GroupingPolicy) -> GroupKey:
+    correlated = correlation_group_key(detection)
+    if correlated is not None:  # one case per (correlation rule, correlated entity)
+        return GroupKey(correlated, CORRELATION_STRATEGY, {"correlation": correlated})
     strategy = policy.strategy
     if strategy is Strategy.ENTITY:
         for kind in policy.entity_types:
@@ -89,7 +95,7 @@ def provenance(
     return {
         "policy": "alerting-policy",
         "policy_version": policy.version,
-        "strategy": group.strategy.value,
+        "strategy": group.strategy,
         "strategy_fallback": group.fallback,
         "group_key": group.key,
         "key": group.values,
@@ -202,6 +208,8 @@ def _usable_span(slot: OpenSlot | None) -> tuple[datetime, datetime] | None:
 
 
 def case_title(detection: DetectionV1) -> str:
+    if is_correlation(detection):  # titled by its rule, after the correlated entity
+        return detection.title[:1_024]
     return f"{detection.rule.name} on {detection.host or 'unknown host'}"[:1_024]
 
 

@@ -17,6 +17,7 @@ from libs.common.policies.alerting import DEFAULT_POLICY, AlertingPolicy, Groupi
 from libs.common.policies.repository import current_policy
 from services.alerting import repository
 from services.alerting.case_plans import new_case, next_slots, segment_alerts
+from services.alerting.correlation.service import CorrelationEngine
 from services.alerting.grouping import AppliedPolicy, GroupKey, Segment, group_key, plan_segments
 
 ACTOR = "system:alerting"
@@ -32,8 +33,14 @@ class BatchOutcome:
 
 
 class GroupingService:
-    def __init__(self, store: CaseStore, window: timedelta) -> None:
+    def __init__(
+        self,
+        store: CaseStore,
+        window: timedelta,
+        correlation: CorrelationEngine | None = None,
+    ) -> None:
         self._store = store
+        self._correlation = correlation
         # What applies to a tenant that never stored a policy (version 0).
         grouping = GroupingPolicy(window_seconds=int(window.total_seconds()))
         self._default = DEFAULT_POLICY.model_copy(update={"grouping": grouping})
@@ -45,6 +52,14 @@ class GroupingService:
             by_tenant[detection.tenant_id].append(detection)
         for tenant_id in sorted(by_tenant):
             await self._process_tenant(session, tenant_id, by_tenant[tenant_id], outcome)
+        # Correlation after all grouping locks, tenant by tenant: it takes its own key
+        # locks, and its hits come back as synthetic detections grouped like any other in
+        # this same transaction. Their ids are deterministic: a redelivery dedups them.
+        if self._correlation is not None:
+            for tenant_id in sorted(by_tenant):
+                raised = await self._correlation.correlate(session, tenant_id, by_tenant[tenant_id])
+                if raised:
+                    await self._process_tenant(session, tenant_id, raised, outcome)
         return outcome
 
     async def _policy(self, session: AsyncSession, tenant_id: str) -> tuple[int, AlertingPolicy]:

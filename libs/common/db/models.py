@@ -94,6 +94,45 @@ class GroupingSlot(SQLModel, table=True):
     window_end: datetime = Field(sa_column=tz_column())
 
 
+class CorrelationState(SQLModel, table=True):
+    """What correlation remembers per (tenant, rule, entity) between batches. Read and
+    written under an advisory lock inside the alerting batch transaction."""
+
+    __tablename__ = "correlation_states"
+    __table_args__ = (
+        Index(
+            "ix_correlation_states_tenant_due",
+            "tenant_id",
+            "due_at",
+            postgresql_where=text("due_at IS NOT NULL"),
+        ),
+        Index("ix_correlation_states_tenant_updated", "tenant_id", "updated_at"),
+    )
+
+    tenant_id: str = Field(primary_key=True, max_length=64)
+    rule_id: str = Field(primary_key=True, max_length=128)
+    # sha256 of entity_key: entity values can be long, primary keys should not be.
+    key_digest: str = Field(primary_key=True, max_length=64)
+    entity_key: str = Field(max_length=2_304)
+    state: dict[str, Any] = Field(sa_column=json_column())
+    # When the state must be evaluated without a new detection (missing_event).
+    due_at: datetime | None = Field(default=None, sa_column=tz_column(nullable=True))
+    updated_at: datetime = Field(sa_column=tz_column(server_now=True))
+
+
+class CorrelationContribution(SQLModel, table=True):
+    """Which detection already counted for which (tenant, rule, entity): a redelivered
+    detection finds its row and counts nothing twice. Pruned behind each rule's window."""
+
+    __tablename__ = "correlation_contributions"
+
+    tenant_id: str = Field(primary_key=True, max_length=64)
+    rule_id: str = Field(primary_key=True, max_length=128)
+    key_digest: str = Field(primary_key=True, max_length=64)
+    detection_id: str = Field(primary_key=True, max_length=256)
+    event_time: datetime = Field(sa_column=tz_column())
+
+
 class Alert(SQLModel, table=True):
     __tablename__ = "alerts"
     __table_args__ = (
