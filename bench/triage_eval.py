@@ -27,21 +27,39 @@ from libs.embedded.postgres import asyncpg_dsn
 
 PARTITIONS = 3
 DAY = 24 * 3600
-# Candidate policies, by name. The first is what a tenant gets without a stored policy.
+# Candidate policies, by name; every setting left out is the built-in default.
 CANDIDATES: dict[str, dict[str, Any]] = {
-    "host+rule, 24 h sliding (built-in default)": {},
-    "host, 24 h sliding": {"grouping": {"strategy": "entity", "entity_types": ["host"]}},
-    "host, 2 h sliding": {
-        "grouping": {"strategy": "entity", "entity_types": ["host"], "window_seconds": 7200}
+    "host+rule, 24 h sliding (first policy)": {
+        "grouping": {"strategy": "host+rule", "window_seconds": DAY}
     },
-    "host, 24 h fixed": {
-        "grouping": {"strategy": "entity", "entity_types": ["host"], "window_kind": "fixed"}
+    "technique, 24 h sliding": {"grouping": {"strategy": "technique", "window_seconds": DAY}},
+    "category+sensor, 24 h sliding": {
+        "grouping": {"strategy": "category+sensor", "window_seconds": DAY}
     },
-    "user then host, 24 h sliding": {
-        "grouping": {"strategy": "entity", "entity_types": ["user", "host"]}
+    "user, then host, 24 h sliding": {
+        "grouping": {"strategy": "entity", "entity_types": ["user", "host"], "window_seconds": DAY}
     },
-    "technique, 24 h sliding": {"grouping": {"strategy": "technique"}},
-    "category+sensor, 24 h sliding": {"grouping": {"strategy": "category+sensor"}},
+    **{
+        f"host, {label} sliding": {
+            "grouping": {"strategy": "entity", "entity_types": ["host"], "window_seconds": seconds}
+        }
+        for label, seconds in (
+            ("24 h", DAY),
+            ("8 h", 8 * 3600),
+            ("4 h", 4 * 3600),
+            ("2 h", 2 * 3600),
+            ("1 h", 3600),
+            ("30 min", 1800),
+        )
+    },
+    "host, 2 h fixed": {
+        "grouping": {
+            "strategy": "entity",
+            "entity_types": ["host"],
+            "window_seconds": 2 * 3600,
+            "window_kind": "fixed",
+        }
+    },
 }
 
 
