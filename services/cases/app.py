@@ -11,7 +11,7 @@ from libs.common.http import ApiKeyAuthenticator, install_error_handlers
 from libs.common.kafka import create_broker, ensure_topics
 from libs.common.outbox import OutboxRelay
 from services.cases.api import router
-from services.cases.policy_api import router as policy_router
+from services.cases.alerting_policy_api import router as alerting_policy_router
 from services.cases.service import CaseService
 from services.cases.settings import CasesSettings
 
@@ -43,7 +43,7 @@ def create_app(settings: CasesSettings) -> FastAPI:
     app.state.case_service = CaseService(CaseStore(source="casestream/cases"))
     install_error_handlers(app)
     app.include_router(router)
-    app.include_router(policy_router)
+    app.include_router(alerting_policy_router)
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:
