@@ -10,7 +10,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from libs.common.contracts.cases import CaseStatus
+from libs.common.contracts.cases import CaseClassification, CaseStatus
 from libs.common.contracts.detections import Severity
 from libs.common.db.engine import transaction
 from libs.common.http import Principal
@@ -73,6 +73,7 @@ async def list_cases(
     service: Service,
     status_filter: Annotated[list[CaseStatus] | None, Query(alias="status")] = None,
     severity: Annotated[list[Severity] | None, Query()] = None,
+    classification: Annotated[list[CaseClassification] | None, Query()] = None,
     cursor: Annotated[str | None, Query(max_length=512)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> CasePage:
@@ -81,6 +82,7 @@ async def list_cases(
         caller,
         statuses=status_filter or [],
         severities=severity or [],
+        classifications=classification or [],
         cursor=cursor,
         limit=limit,
     )

@@ -20,6 +20,7 @@ async def list_cases(
     *,
     statuses: Sequence[str],
     severities: Sequence[str],
+    classifications: Sequence[str],
     after: tuple[datetime, uuid.UUID] | None,
     limit: int,
 ) -> list[Case]:
@@ -28,6 +29,8 @@ async def list_cases(
         statement = statement.where(col(Case.status).in_(statuses))
     if severities:
         statement = statement.where(col(Case.severity).in_(severities))
+    if classifications:
+        statement = statement.where(col(Case.classification).in_(classifications))
     if after is not None:
         statement = statement.where(
             tuple_(col(Case.created_at), col(Case.id)) < tuple_(after[0], after[1])

@@ -8,7 +8,13 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from libs.common.contracts.cases import CaseStatus
+from libs.common.casestore.fields import (
+    MAX_ESCALATION_GROUP_LENGTH,
+    MAX_NARRATIVE_LENGTH,
+    MAX_PRIORITY,
+    MIN_PRIORITY,
+)
+from libs.common.contracts.cases import CaseClassification, CaseStatus
 from libs.common.contracts.detections import Severity
 
 
@@ -32,6 +38,12 @@ class CaseSummary(BaseModel):
     acknowledged_at: datetime | None
     resolved_at: datetime | None
     closed_at: datetime | None
+    in_progress_at: datetime | None
+    priority: int | None
+    confidence: float | None
+    classification: CaseClassification
+    escalation_group: str | None
+    requires_human_approval: bool
 
 
 class AlertSummary(BaseModel):
@@ -71,6 +83,8 @@ class NoteOut(BaseModel):
 
 class CaseDetail(CaseSummary):
     description: str | None
+    investigation_summary: str | None
+    conclusion: str | None
     alerts: list[AlertSummary]
     alerts_truncated: bool
     notes: list[NoteOut]
@@ -123,6 +137,9 @@ class CaseIn(BaseModel):
     tags: list[str] = Field(default_factory=list, max_length=200)
 
 
+NOT_NULLABLE = ("title", "severity", "tags", "status", "classification", "requires_human_approval")
+
+
 class CasePatch(BaseModel):
     """Any of: a status move (through the lifecycle) and editable fields. Each field that
     changes is audited with its old and new value; `assignee: null` unassigns."""
@@ -136,15 +153,24 @@ class CasePatch(BaseModel):
     severity: Severity | None = None
     assignee: str | None = Field(default=None, min_length=1, max_length=256)
     tags: list[str] | None = Field(default=None, max_length=200)
+    priority: int | None = Field(
+        default=None, ge=MIN_PRIORITY, le=MAX_PRIORITY, description="1 most urgent, 4 least"
+    )
+    confidence: float | None = Field(default=None, ge=0.0, le=1.0, allow_inf_nan=False)
+    classification: CaseClassification | None = None
+    escalation_group: str | None = Field(
+        default=None, min_length=1, max_length=MAX_ESCALATION_GROUP_LENGTH
+    )
+    investigation_summary: str | None = Field(default=None, max_length=MAX_NARRATIVE_LENGTH)
+    conclusion: str | None = Field(default=None, max_length=MAX_NARRATIVE_LENGTH)
+    requires_human_approval: bool | None = None
 
     @model_validator(mode="after")
     def _meaningful(self) -> CasePatch:
         if not self.model_fields_set - {"reason"}:
             raise ValueError("nothing to change: send a status or a field")
         cleared = [
-            f
-            for f in ("title", "severity", "tags", "status")
-            if f in self.model_fields_set and getattr(self, f) is None
+            f for f in NOT_NULLABLE if f in self.model_fields_set and getattr(self, f) is None
         ]
         if cleared:
             raise ValueError(f"cannot be null: {', '.join(cleared)}")

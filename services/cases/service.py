@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from libs.common.casestore.chain import verify_chain
 from libs.common.casestore.store import CaseStore, NewCase
-from libs.common.contracts.cases import CaseStatus
+from libs.common.contracts.cases import CaseClassification, CaseStatus
 from libs.common.contracts.detections import Severity
 from libs.common.errors import InvalidInput, NotFound
 from libs.common.http import Principal
@@ -60,6 +60,7 @@ class CaseService:
         *,
         statuses: list[CaseStatus],
         severities: list[Severity],
+        classifications: list[CaseClassification],
         cursor: str | None,
         limit: int,
     ) -> CasePage:
@@ -68,6 +69,7 @@ class CaseService:
             caller.tenant_id,
             statuses=[s.value for s in statuses],
             severities=[s.value for s in severities],
+            classifications=[c.value for c in classifications],
             after=decode_cursor(cursor) if cursor else None,
             limit=limit + 1,
         )
@@ -91,6 +93,8 @@ class CaseService:
         return CaseDetail(
             **CaseSummary.model_validate(case).model_dump(),
             description=case.description,
+            investigation_summary=case.investigation_summary,
+            conclusion=case.conclusion,
             alerts=[AlertSummary.model_validate(a) for a in alerts[:MAX_ALERTS_IN_DETAIL]],
             alerts_truncated=len(alerts) > MAX_ALERTS_IN_DETAIL,
             notes=[NoteOut.model_validate(n) for n in notes],

@@ -6,7 +6,18 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Column, Identity, Index, MetaData, UniqueConstraint, text
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Float,
+    Identity,
+    Index,
+    MetaData,
+    String,
+    UniqueConstraint,
+    text,
+)
 from sqlmodel import Field, SQLModel
 
 from libs.common.db.columns import (
@@ -57,6 +68,21 @@ class Case(SQLModel, table=True):
     acknowledged_at: datetime | None = Field(default=None, sa_column=tz_column(nullable=True))
     resolved_at: datetime | None = Field(default=None, sa_column=tz_column(nullable=True))
     closed_at: datetime | None = Field(default=None, sa_column=tz_column(nullable=True))
+    in_progress_at: datetime | None = Field(default=None, sa_column=tz_column(nullable=True))
+    # 1 (most urgent) to 4; null until someone sets it. Limits live in casestore.fields.
+    priority: int | None = None
+    confidence: float | None = Field(default=None, sa_column=Column(Float, nullable=True))
+    classification: str = Field(
+        default="pending",
+        sa_column=Column(String(32), nullable=False, server_default=text("'pending'")),
+    )
+    escalation_group: str | None = Field(default=None, max_length=256)
+    investigation_summary: str | None = Field(default=None, max_length=8_192)
+    conclusion: str | None = Field(default=None, max_length=8_192)
+    requires_human_approval: bool = Field(
+        default=False,
+        sa_column=Column(Boolean, nullable=False, server_default=text("false")),
+    )
 
 
 class CaseNumberCounter(SQLModel, table=True):
