@@ -11,6 +11,7 @@ from libs.common.http import ApiKeyAuthenticator, install_error_handlers
 from libs.common.kafka import create_broker, ensure_topics
 from libs.common.outbox import OutboxRelay
 from services.cases.api import router
+from services.cases.policy_api import router as policy_router
 from services.cases.service import CaseService
 from services.cases.settings import CasesSettings
 
@@ -38,9 +39,11 @@ def create_app(settings: CasesSettings) -> FastAPI:
     app.state.sessions = sessions
     app.state.relay = relay
     app.state.authenticator = ApiKeyAuthenticator(settings.cases.api_keys)
+    app.state.admin_authenticator = ApiKeyAuthenticator(settings.cases.admin_api_keys)
     app.state.case_service = CaseService(CaseStore(source="casestream/cases"))
     install_error_handlers(app)
     app.include_router(router)
+    app.include_router(policy_router)
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:

@@ -14,6 +14,7 @@ from libs.common.casestore.fields import (
     MAX_PRIORITY,
     MIN_PRIORITY,
 )
+from libs.common.casestore.policy import CasePolicy
 from libs.common.contracts.cases import CaseClassification, CaseStatus
 from libs.common.contracts.detections import Severity
 
@@ -25,6 +26,7 @@ class CaseSummary(BaseModel):
     number: int
     title: str
     status: CaseStatus
+    workflow: str
     severity: Severity
     alert_count: int
     assignee: str | None
@@ -184,3 +186,21 @@ class NoteIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     body: str = Field(min_length=1, max_length=65_536)
+
+
+class CasePolicyIn(CasePolicy):
+    """The whole policy; fields left out take their defaults."""
+
+    version: int = Field(ge=0, description="the version this change is based on (from GET)")
+
+
+class WorkflowOut(BaseModel):
+    initial: CaseStatus
+    open_statuses: list[CaseStatus]
+    transitions: dict[CaseStatus, list[CaseStatus]]
+    requires: dict[CaseStatus, list[str]]
+
+
+class CasePolicyOut(CasePolicy):
+    version: int = Field(description="0: the defaults, never changed by this tenant")
+    workflow_definition: WorkflowOut

@@ -1,5 +1,6 @@
 """The cases API over real HTTP for every test in this folder: an analyst of the test's
-tenant (the default credential) and an outsider from another tenant."""
+tenant (the default credential), an outsider from another tenant, and the tenant's admin
+(send `ADMIN_HEADERS`)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,8 @@ from services.cases.app import create_app
 from services.cases.settings import CasesSection, CasesSettings
 from tests.support.http_server import serve
 
-ANALYST, OUTSIDER = "analyst-key", "outsider-key"
+ANALYST, OUTSIDER, ADMIN = "analyst-key", "outsider-key", "admin-key"
+ADMIN_HEADERS = {"authorization": f"Bearer {ADMIN}"}
 
 
 @pytest.fixture
@@ -28,7 +30,8 @@ async def client(
             api_keys=[
                 ApiCredential(key=SecretStr(ANALYST), tenant=tenant, name="ana"),
                 ApiCredential(key=SecretStr(OUTSIDER), tenant=f"{tenant}-other", name="eve"),
-            ]
+            ],
+            admin_api_keys=[ApiCredential(key=SecretStr(ADMIN), tenant=tenant, name="root")],
         ),
     )
     async with (

@@ -1,9 +1,10 @@
 """Grouping writes for a whole batch: open cases and grow cases with a fixed number of
 statements, however many cases the batch touches.
 
-Per batch: one case-number allocation, one insert of new cases, one lock of the cases
-being grown, one insert of all alerts, one update of the grown cases, and one insert
-each of audit events and outbox rows. Every case change still gets exactly one event."""
+Per batch: one case-number allocation, one read of the tenant's case policy, one insert
+of new cases, one lock of the cases being grown, one insert of all alerts, one update of
+the grown cases, and one insert each of audit events and outbox rows. Every case change
+still gets exactly one event."""
 
 from __future__ import annotations
 
@@ -18,7 +19,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from libs.common.casestore import repository
 from libs.common.casestore.events import alert_outbox_rows, event_base, record_events
 from libs.common.casestore.fields import normalize_tags
-from libs.common.casestore.lifecycle import INITIAL_STATUS
+from libs.common.casestore.lifecycle import WORKFLOWS
+from libs.common.casestore.policy import load_policy
 from libs.common.contracts.cases import (
     CaseAlertAttachedV1,
     CaseEventV1,
@@ -110,6 +112,7 @@ async def apply_grouping(
                 alert_ids=stored,
                 assignee=case.assignee,
                 tags=list(case.tags),
+                workflow=case.workflow,
             )
         )
     updates = []
@@ -139,6 +142,9 @@ async def _insert_cases(
     if not openings:
         return []
     first = await repository.allocate_case_numbers(session, tenant_id, len(openings))
+    # New cases follow the workflow in force now; they keep it when the policy changes.
+    policy = (await load_policy(session, tenant_id)).policy
+    workflow = WORKFLOWS[policy.workflow]
     rows = []
     for number, opening in enumerate(openings, start=first):
         times = [a.effective_time for a in opening.alerts]
@@ -150,7 +156,8 @@ async def _insert_cases(
                 "number": number,
                 "title": new.title,
                 "description": new.description,
-                "status": INITIAL_STATUS.value,
+                "status": workflow.initial.value,
+                "workflow": workflow.name.value,
                 "severity": new.severity.value,
                 "group_key": new.group_key,
                 "host": new.host,

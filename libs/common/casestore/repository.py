@@ -11,7 +11,14 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
-from libs.common.db.models import Alert, Case, CaseEvent, CaseNote, OutboxMessage
+from libs.common.db.models import (
+    Alert,
+    Case,
+    CaseEvent,
+    CaseNote,
+    OutboxMessage,
+    TenantCasePolicy,
+)
 
 
 async def allocate_case_numbers(session: AsyncSession, tenant_id: str, count: int) -> int:
@@ -72,8 +79,13 @@ async def update_cases_growth(
 
 
 async def lock_case(session: AsyncSession, tenant_id: str, case_id: uuid.UUID) -> Case | None:
+    # populate_existing: the locked row's current values, not what an earlier statement of
+    # this session left in the identity map.
     statement = (
-        select(Case).where(Case.tenant_id == tenant_id, Case.id == case_id).with_for_update()
+        select(Case)
+        .where(Case.tenant_id == tenant_id, Case.id == case_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
     )
     return (await session.execute(statement)).scalar_one_or_none()
 
@@ -141,5 +153,28 @@ async def insert_note(session: AsyncSession, values: dict[str, Any]) -> CaseNote
 async def find_note_by_key(session: AsyncSession, tenant_id: str, key: str) -> CaseNote | None:
     statement = select(CaseNote).where(
         CaseNote.tenant_id == tenant_id, CaseNote.idempotency_key == key
+    )
+    return (await session.execute(statement)).scalar_one_or_none()
+
+
+async def latest_policy(session: AsyncSession, tenant_id: str) -> TenantCasePolicy | None:
+    statement = (
+        select(TenantCasePolicy)
+        .where(TenantCasePolicy.tenant_id == tenant_id)
+        .order_by(col(TenantCasePolicy.version).desc())
+        .limit(1)
+    )
+    return (await session.execute(statement)).scalar_one_or_none()
+
+
+async def insert_policy(
+    session: AsyncSession, tenant_id: str, version: int, document: dict[str, Any], actor: str
+) -> TenantCasePolicy | None:
+    """None when that version exists already: someone else changed the policy first."""
+    statement = (
+        insert(TenantCasePolicy)
+        .values(tenant_id=tenant_id, version=version, document=document, changed_by=actor)
+        .on_conflict_do_nothing(index_elements=["tenant_id", "version"])
+        .returning(TenantCasePolicy)
     )
     return (await session.execute(statement)).scalar_one_or_none()

@@ -23,11 +23,18 @@ from libs.common.casestore.batch import (
 )
 from libs.common.casestore.events import event_base, record_events
 from libs.common.casestore.fields import FIELD_EVENTS, stored_value
-from libs.common.casestore.lifecycle import INITIAL_STATUS, check_transition
+from libs.common.casestore.lifecycle import (
+    check_required_fields,
+    check_transition,
+    is_reopen,
+    moved_timestamps,
+    workflow_of,
+)
 from libs.common.contracts.cases import (
     CaseEventV1,
     CaseFieldChangedV1,
     CaseNoteAddedV1,
+    CaseReopenedV1,
     CaseStatus,
     CaseStatusChangedV1,
 )
@@ -83,27 +90,20 @@ class CaseStore:
         actor: str,
         reason: str | None = None,
     ) -> Case:
+        """Move a case through its workflow; a move out of resolved/closed is a reopen."""
         case = await self._lock(session, tenant_id, case_id)
         current = CaseStatus(case.status)
-        check_transition(current, target)
+        workflow = workflow_of(case.workflow)
+        check_transition(workflow, current, target)
+        check_required_fields(workflow, target, case)
         now = datetime.now(UTC)
-        values: dict[str, Any] = {"status": target.value}
-        if current is INITIAL_STATUS and case.acknowledged_at is None:
-            values["acknowledged_at"] = now  # MTTA counts the first move out of triage
-        if target is CaseStatus.RESOLVED:
-            values["resolved_at"] = now
-        if target is CaseStatus.CLOSED:
-            values["closed_at"] = now
+        values = {"status": target.value, **moved_timestamps(workflow, case, current, target, now)}
         case = await repository.update_case(session, tenant_id, case_id, values)
-        await record_events(
-            session,
-            self.source,
-            [
-                CaseStatusChangedV1(
-                    **event_base(case, actor), from_status=current, to_status=target, reason=reason
-                )
-            ],
+        moved = CaseReopenedV1 if is_reopen(current, target) else CaseStatusChangedV1
+        event = moved(
+            **event_base(case, actor), from_status=current, to_status=target, reason=reason
         )
+        await record_events(session, self.source, [event])
         return case
 
     async def update_fields(

@@ -53,6 +53,11 @@ class Case(SQLModel, table=True):
     title: str = Field(max_length=1_024)
     description: str | None = None
     status: str = Field(max_length=32)
+    # The workflow the case was opened under (libs/common/casestore/lifecycle.py).
+    workflow: str = Field(
+        default="triage",
+        sa_column=Column(String(32), nullable=False, server_default=text("'triage'")),
+    )
     severity: str = Field(max_length=16)
     group_key: str | None = Field(default=None, max_length=2_048)
     host: str | None = Field(default=None, max_length=1_024)
@@ -83,6 +88,19 @@ class Case(SQLModel, table=True):
         default=False,
         sa_column=Column(Boolean, nullable=False, server_default=text("false")),
     )
+
+
+class TenantCasePolicy(SQLModel, table=True):
+    """One version of a tenant's case policy (casestore.policy.CasePolicy as JSON). Rows are
+    only ever added: the newest version is in force, the older ones are its history."""
+
+    __tablename__ = "tenant_case_policies"
+
+    tenant_id: str = Field(primary_key=True, max_length=64)
+    version: int = Field(primary_key=True)
+    document: dict[str, Any] = Field(sa_column=json_column())
+    changed_by: str = Field(max_length=256)
+    created_at: datetime = Field(sa_column=tz_column(server_now=True))
 
 
 class CaseNumberCounter(SQLModel, table=True):
