@@ -3,40 +3,60 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
-from datetime import datetime
+from typing import Any
 
-from sqlalchemy import tuple_
+from sqlalchemy import DateTime, false, func, literal_column, not_, or_, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import defer
 from sqlmodel import col, select
 
 from libs.common.db.models import Alert, Case, CaseEvent, CaseNote
+from services.cases.listing import CaseFilter, CaseSort, Position
+
+# Sorts cases without a due time after every case with one.
+NO_DUE_TIME: Any = literal_column("'infinity'::timestamptz", type_=DateTime(timezone=True))
 
 
 async def list_cases(
     session: AsyncSession,
     tenant_id: str,
+    filters: CaseFilter,
     *,
-    statuses: Sequence[str],
-    severities: Sequence[str],
-    classifications: Sequence[str],
-    after: tuple[datetime, uuid.UUID] | None,
+    after: Position | None,
     limit: int,
 ) -> list[Case]:
     statement = select(Case).where(Case.tenant_id == tenant_id)
-    if statuses:
-        statement = statement.where(col(Case.status).in_(statuses))
-    if severities:
-        statement = statement.where(col(Case.severity).in_(severities))
-    if classifications:
-        statement = statement.where(col(Case.classification).in_(classifications))
-    if after is not None:
-        statement = statement.where(
-            tuple_(col(Case.created_at), col(Case.id)) < tuple_(after[0], after[1])
-        )
-    statement = statement.order_by(col(Case.created_at).desc(), col(Case.id).desc()).limit(limit)
+    if filters.statuses:
+        statement = statement.where(col(Case.status).in_(filters.statuses))
+    if filters.severities:
+        statement = statement.where(col(Case.severity).in_(filters.severities))
+    if filters.classifications:
+        statement = statement.where(col(Case.classification).in_(filters.classifications))
+    if filters.sla_breached is not None:
+        breached = func.coalesce(sla_breached(), false())
+        statement = statement.where(breached if filters.sla_breached else not_(breached))
+    if filters.sort is CaseSort.NEWEST:
+        key: Any = col(Case.created_at)
+        if after is not None:
+            statement = statement.where(tuple_(key, col(Case.id)) < tuple_(after[0], after[1]))
+        ordering = [key.desc(), col(Case.id).desc()]
+    else:
+        key = func.coalesce(getattr(Case, filters.sort.value), NO_DUE_TIME)
+        if after is not None:
+            position = after[0] if after[0] is not None else NO_DUE_TIME
+            statement = statement.where(tuple_(key, col(Case.id)) > tuple_(position, after[1]))
+        ordering = [key.asc(), col(Case.id).asc()]
+    statement = statement.order_by(*ordering).limit(limit)
     return list((await session.execute(statement)).scalars())
+
+
+def sla_breached() -> Any:
+    """A due time passed before its acknowledgement/resolution, or passed with none yet.
+    NULL (not false) for cases without due times."""
+    return or_(
+        col(Case.ack_due_at) < func.coalesce(col(Case.acknowledged_at), func.now()),
+        col(Case.resolve_due_at) < func.coalesce(col(Case.resolved_at), func.now()),
+    )
 
 
 async def get_case(session: AsyncSession, tenant_id: str, case_id: uuid.UUID) -> Case | None:

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, computed_field, model_validator
 
 from libs.common.casestore.fields import (
     MAX_ESCALATION_GROUP_LENGTH,
@@ -46,6 +46,28 @@ class CaseSummary(BaseModel):
     classification: CaseClassification
     escalation_group: str | None
     requires_human_approval: bool
+    ack_due_at: datetime | None = Field(description="null for cases opened before SLAs")
+    resolve_due_at: datetime | None
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def ack_breached(self) -> bool:
+        """Acknowledged after its due time, or not yet and the due time has passed."""
+        return _late(self.ack_due_at, self.acknowledged_at)
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def resolve_breached(self) -> bool:
+        return _late(self.resolve_due_at, self.resolved_at)
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def sla_breached(self) -> bool:
+        return self.ack_breached or self.resolve_breached
+
+
+def _late(due: datetime | None, done: datetime | None) -> bool:
+    return due is not None and due < (done or datetime.now(UTC))
 
 
 class AlertSummary(BaseModel):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import bindparam, func, text, update
@@ -21,8 +22,11 @@ from libs.common.db.models import (
 )
 
 
-async def allocate_case_numbers(session: AsyncSession, tenant_id: str, count: int) -> int:
-    """Reserve `count` consecutive case numbers; returns the first.
+async def allocate_case_numbers(
+    session: AsyncSession, tenant_id: str, count: int
+) -> tuple[int, datetime]:
+    """Reserve `count` consecutive case numbers; returns the first, and the transaction's
+    now(), which is the new cases' created_at (SLA due times count from it).
 
     The upsert locks the tenant's counter row until commit: numbers never repeat, at the
     cost of serializing case creation within one tenant (one statement per batch)."""
@@ -30,11 +34,13 @@ async def allocate_case_numbers(session: AsyncSession, tenant_id: str, count: in
         text(
             "INSERT INTO case_number_counters (tenant_id, last_number) VALUES (:tenant, :n) "
             "ON CONFLICT (tenant_id) DO UPDATE "
-            "SET last_number = case_number_counters.last_number + :n RETURNING last_number"
+            "SET last_number = case_number_counters.last_number + :n "
+            "RETURNING last_number, now() AS opened_at"
         ),
         {"tenant": tenant_id, "n": count},
     )
-    return int(result.scalar_one()) - count + 1
+    row = result.one()
+    return int(row.last_number) - count + 1, row.opened_at
 
 
 async def insert_cases(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> list[Case]:
@@ -72,6 +78,8 @@ async def update_cases_growth(
             severity=bindparam("severity"),
             first_event_at=bindparam("first_event_at"),
             last_event_at=bindparam("last_event_at"),
+            ack_due_at=bindparam("ack_due_at"),
+            resolve_due_at=bindparam("resolve_due_at"),
             updated_at=func.now(),
         )
     )

@@ -30,6 +30,7 @@ from libs.common.casestore.lifecycle import (
     moved_timestamps,
     workflow_of,
 )
+from libs.common.casestore.policy import load_policy
 from libs.common.contracts.cases import (
     CaseEventV1,
     CaseFieldChangedV1,
@@ -38,6 +39,7 @@ from libs.common.contracts.cases import (
     CaseStatus,
     CaseStatusChangedV1,
 )
+from libs.common.contracts.detections import Severity
 from libs.common.db.models import Case, CaseNote
 from libs.common.errors import NotFound
 
@@ -125,6 +127,8 @@ class CaseStore:
             if old == new:
                 continue  # not a change: no event
             values[field] = new
+            due = await self._due_times_after(session, case, field, new)
+            values.update(due)
             events.append(
                 CaseFieldChangedV1(
                     **event_base(case, actor),
@@ -132,6 +136,7 @@ class CaseStore:
                     field=field,
                     old=list(old) if isinstance(old, list) else old,
                     new=new,
+                    **due,
                 )
             )
         if not events:
@@ -174,6 +179,16 @@ class CaseStore:
             [CaseNoteAddedV1(**event_base(case, author), note_id=note.id, author=author)],
         )
         return note, True
+
+    async def _due_times_after(
+        self, session: AsyncSession, case: Case, field: str, value: Any
+    ) -> dict[str, datetime]:
+        """A severity change moves the SLA due times (cases opened before SLAs have none)."""
+        if field != "severity" or case.ack_due_at is None:
+            return {}
+        policy = (await load_policy(session, case.tenant_id)).policy
+        ack, resolve = policy.due_times(case.created_at, Severity(value))
+        return {"ack_due_at": ack, "resolve_due_at": resolve}
 
     async def _lock(self, session: AsyncSession, tenant_id: str, case_id: uuid.UUID) -> Case:
         case = await repository.lock_case(session, tenant_id, case_id)

@@ -88,6 +88,10 @@ class Case(SQLModel, table=True):
         default=False,
         sa_column=Column(Boolean, nullable=False, server_default=text("false")),
     )
+    # SLA due times from the tenant's targets for the case's severity, counted from
+    # created_at; recomputed when the severity changes. Null for cases opened before SLAs.
+    ack_due_at: datetime | None = Field(default=None, sa_column=tz_column(nullable=True))
+    resolve_due_at: datetime | None = Field(default=None, sa_column=tz_column(nullable=True))
 
 
 class TenantCasePolicy(SQLModel, table=True):
