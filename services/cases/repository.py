@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import DateTime, false, func, literal_column, not_, or_, tuple_
+from sqlalchemy import DateTime, false, func, literal_column, not_, or_, text, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import defer
 from sqlmodel import col, select
 
+from libs.common.casestore.lifecycle import OPEN_STATUSES
 from libs.common.db.models import Alert, Case, CaseEvent, CaseNote
 from services.cases.listing import CaseFilter, CaseSort, Position
 
@@ -105,3 +107,37 @@ async def case_notes(session: AsyncSession, tenant_id: str, case_id: uuid.UUID) 
         .order_by(CaseNote.created_at, CaseNote.id)  # type: ignore[arg-type]
     )
     return list((await session.execute(statement)).scalars())
+
+
+# Per target: unmet, its warning moment has come, and its notice not yet recorded (a
+# recorded breach settles the warning too).
+OWING_SLA_NOTICES = text(
+    "SELECT tenant_id, id FROM cases WHERE status = ANY(CAST(:open AS text[])) AND ("
+    "(acknowledged_at IS NULL AND ack_due_at IS NOT NULL"
+    " AND NOT ('ack.breached' = ANY(sla_notices))"
+    " AND created_at + (ack_due_at - created_at) * CAST(:ratio AS float8) <= :now"
+    " AND (ack_due_at <= :now OR NOT ('ack.pre_breach' = ANY(sla_notices))))"
+    " OR "
+    "(resolved_at IS NULL AND resolve_due_at IS NOT NULL"
+    " AND NOT ('resolve.breached' = ANY(sla_notices))"
+    " AND created_at + (resolve_due_at - created_at) * CAST(:ratio AS float8) <= :now"
+    " AND (resolve_due_at <= :now OR NOT ('resolve.pre_breach' = ANY(sla_notices))))"
+    ") ORDER BY LEAST(ack_due_at, resolve_due_at), id LIMIT :limit"
+)
+
+
+async def cases_owing_sla_notices(
+    session: AsyncSession, now: datetime, pre_breach_ratio: float, limit: int
+) -> list[tuple[str, uuid.UUID]]:
+    """(tenant, case) of open cases that may owe an SLA notice at `now`, soonest due first.
+
+    Deliberately across tenants: the SLA scanner is the system clock, not a caller. The
+    case store decides again, under each case's row lock, exactly which notices are owed."""
+    parameters = {
+        "open": sorted(OPEN_STATUSES),
+        "now": now,
+        "ratio": pre_breach_ratio,
+        "limit": limit,
+    }
+    result = await session.execute(OWING_SLA_NOTICES, parameters)
+    return [(row.tenant_id, row.id) for row in result]

@@ -31,11 +31,13 @@ from libs.common.casestore.lifecycle import (
     workflow_of,
 )
 from libs.common.casestore.policy import load_policy
+from libs.common.casestore.sla import due_notices
 from libs.common.contracts.cases import (
     CaseEventV1,
     CaseFieldChangedV1,
     CaseNoteAddedV1,
     CaseReopenedV1,
+    CaseSlaEventV1,
     CaseStatus,
     CaseStatusChangedV1,
 )
@@ -144,6 +146,37 @@ class CaseStore:
         case = await repository.update_case(session, tenant_id, case_id, values)
         await record_events(session, self.source, events)
         return case
+
+    async def record_sla_notices(
+        self,
+        session: AsyncSession,
+        tenant_id: str,
+        case_id: uuid.UUID,
+        now: datetime,
+        pre_breach_ratio: float,
+        actor: str,
+    ) -> int:
+        """Record the SLA notices the case owes at `now` (decided again under its row lock,
+        so a concurrent acknowledgement wins); returns how many were recorded."""
+        case = await self._lock(session, tenant_id, case_id)
+        notices = due_notices(case, now, pre_breach_ratio)
+        if not notices:
+            return 0
+        markers = [*case.sla_notices, *(n.marker for n in notices)]
+        case = await repository.update_case(session, tenant_id, case_id, {"sla_notices": markers})
+        events: list[CaseEventV1] = [
+            CaseSlaEventV1(
+                **event_base(case, actor),
+                type=notice.kind,
+                target=notice.target,
+                due_at=notice.due_at,
+                severity=Severity(case.severity),
+                status=CaseStatus(case.status),
+            )
+            for notice in notices
+        ]
+        await record_events(session, self.source, events)
+        return len(events)
 
     async def add_note(
         self,

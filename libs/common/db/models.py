@@ -18,6 +18,7 @@ from sqlalchemy import (
     UniqueConstraint,
     text,
 )
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlmodel import Field, SQLModel
 
 from libs.common.db.columns import (
@@ -92,6 +93,11 @@ class Case(SQLModel, table=True):
     # created_at; recomputed when the severity changes. Null for cases opened before SLAs.
     ack_due_at: datetime | None = Field(default=None, sa_column=tz_column(nullable=True))
     resolve_due_at: datetime | None = Field(default=None, sa_column=tz_column(nullable=True))
+    # SLA notices recorded ("ack.pre_breach", "resolve.breached", ...): each at most once.
+    sla_notices: list[str] = Field(
+        default_factory=list,
+        sa_column=Column(ARRAY(String(32)), nullable=False, server_default=text("'{}'")),
+    )
 
 
 class TenantCasePolicy(SQLModel, table=True):
