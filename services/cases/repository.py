@@ -6,13 +6,27 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import DateTime, false, func, literal_column, not_, or_, text, tuple_
+from sqlalchemy import (
+    DateTime,
+    Integer,
+    and_,
+    cast,
+    false,
+    func,
+    literal_column,
+    not_,
+    or_,
+    text,
+    tuple_,
+)
+from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import defer
 from sqlmodel import col, select
 
-from libs.common.casestore.lifecycle import OPEN_STATUSES
-from libs.common.db.models import Alert, Case, CaseEvent, CaseNote
+from libs.common.casestore.lifecycle import OPEN_STATUSES, WORKFLOWS, Workflow
+from libs.common.contracts.cases import CaseClassification, CaseStatus
+from libs.common.db.models import Alert, Case, CaseEvent, CaseNote, TenantCasePolicy
 from services.cases.listing import CaseFilter, CaseSort, Position
 
 # Sorts cases without a due time after every case with one.
@@ -141,3 +155,44 @@ async def cases_owing_sla_notices(
     }
     result = await session.execute(OWING_SLA_NOTICES, parameters)
     return [(row.tenant_id, row.id) for row in result]
+
+
+async def cases_due_for_auto_close(
+    session: AsyncSession, now: datetime, limit: int
+) -> list[tuple[str, uuid.UUID, int]]:
+    """(tenant, case, days) of resolved cases whose tenant's policy closes them after
+    `days` and whose time has come; across tenants, like the SLA query. Cases that cannot
+    be closed without a person (a required field missing) are left out, so they never
+    crowd the batch; the case store checks both again under the row lock."""
+    policy = TenantCasePolicy
+    latest = (
+        select(col(policy.tenant_id), col(policy.document))
+        .ext(distinct_on(col(policy.tenant_id)))
+        .order_by(col(policy.tenant_id), col(policy.version).desc())
+        .cte("latest_policies")
+    )
+    days = cast(latest.c.document["auto_close_after_days"].astext, Integer)
+    statement = (
+        select(col(Case.tenant_id), col(Case.id), days)
+        .join(latest, latest.c.tenant_id == Case.tenant_id)
+        .where(
+            Case.status == CaseStatus.RESOLVED.value,
+            days.is_not(None),
+            col(Case.resolved_at) <= now - func.make_interval(0, 0, 0, days),
+            or_(*(_closable(workflow) for workflow in WORKFLOWS.values())),
+        )
+        .order_by(col(Case.resolved_at), col(Case.id))
+        .limit(limit)
+    )
+    return [(row[0], row[1], int(row[2])) for row in await session.execute(statement)]
+
+
+def _closable(workflow: Workflow) -> Any:
+    """SQL twin of lifecycle.check_required_fields for a move to closed."""
+    present = [
+        col(Case.classification) != CaseClassification.PENDING.value
+        if field == "classification"
+        else and_(getattr(Case, field).is_not(None), getattr(Case, field) != "")
+        for field in workflow.requires.get(CaseStatus.CLOSED, ())
+    ]
+    return and_(col(Case.workflow) == workflow.name.value, *present)

@@ -22,3 +22,14 @@ async def age_case(sessions: SessionFactory, case_id: uuid.UUID, by: timedelta) 
             ),
             {"by": by, "c": case_id},
         )
+
+
+async def age_resolution(sessions: SessionFactory, case_id: uuid.UUID, by: timedelta) -> None:
+    """As if the case had been resolved `by` earlier."""
+    async with transaction(sessions) as session:
+        await session.execute(
+            text(
+                "UPDATE cases SET resolved_at = resolved_at - CAST(:by AS interval) WHERE id = :c"
+            ),
+            {"by": by, "c": case_id},
+        )

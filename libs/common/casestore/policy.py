@@ -43,6 +43,8 @@ class CasePolicy(BaseModel):
     workflow: WorkflowName = DEFAULT_WORKFLOW
     # Severities left out keep the defaults.
     sla: dict[Severity, SlaTarget] = Field(default_factory=lambda: dict(DEFAULT_SLA))
+    # Resolved cases close by themselves this many days after resolution; null: never.
+    auto_close_after_days: int | None = Field(default=None, ge=1, le=3_650)
 
     @field_validator("sla")
     @classmethod

@@ -43,7 +43,7 @@ from libs.common.contracts.cases import (
 )
 from libs.common.contracts.detections import Severity
 from libs.common.db.models import Case, CaseNote
-from libs.common.errors import NotFound
+from libs.common.errors import MissingRequiredFields, NotFound
 
 __all__ = ["CaseGrowth", "CaseOpening", "CaseStore", "NewAlert", "NewCase"]
 
@@ -96,13 +96,41 @@ class CaseStore:
     ) -> Case:
         """Move a case through its workflow; a move out of resolved/closed is a reopen."""
         case = await self._lock(session, tenant_id, case_id)
+        return await self._move(session, case, target, actor, reason)
+
+    async def auto_close(
+        self,
+        session: AsyncSession,
+        tenant_id: str,
+        case_id: uuid.UUID,
+        resolved_before: datetime,
+        actor: str,
+        reason: str,
+    ) -> bool:
+        """Close the case if, under its row lock, it is still resolved since before
+        `resolved_before` and has what closing needs; False (nothing written) otherwise."""
+        case = await self._lock(session, tenant_id, case_id)
+        if case.status != CaseStatus.RESOLVED or case.resolved_at is None:
+            return False  # reopened or closed meanwhile
+        if case.resolved_at > resolved_before:
+            return False
+        try:
+            check_required_fields(workflow_of(case.workflow), CaseStatus.CLOSED, case)
+        except MissingRequiredFields:
+            return False  # e.g. an incident without a conclusion: a person must close it
+        await self._move(session, case, CaseStatus.CLOSED, actor, reason)
+        return True
+
+    async def _move(
+        self, session: AsyncSession, case: Case, target: CaseStatus, actor: str, reason: str | None
+    ) -> Case:
         current = CaseStatus(case.status)
         workflow = workflow_of(case.workflow)
         check_transition(workflow, current, target)
         check_required_fields(workflow, target, case)
         now = datetime.now(UTC)
         values = {"status": target.value, **moved_timestamps(workflow, case, current, target, now)}
-        case = await repository.update_case(session, tenant_id, case_id, values)
+        case = await repository.update_case(session, case.tenant_id, case.id, values)
         moved = CaseReopenedV1 if is_reopen(current, target) else CaseStatusChangedV1
         event = moved(
             **event_base(case, actor), from_status=current, to_status=target, reason=reason
