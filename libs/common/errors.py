@@ -47,6 +47,12 @@ class InvalidInput(DomainError):
     status_code = 422
 
 
+class MissingRequiredFields(InvalidInput):
+    """A move needs fields the case does not have yet; details name them."""
+
+    code = "missing_required_fields"
+
+
 class PayloadTooLarge(DomainError):
     code = "payload_too_large"
     status_code = 413

@@ -10,10 +10,11 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from libs.common.contracts.cases import CaseStatus
+from libs.common.contracts.cases import CaseClassification, CaseStatus
 from libs.common.contracts.detections import Severity
 from libs.common.db.engine import transaction
 from libs.common.http import Principal
+from services.cases.listing import CaseFilter, CaseSort
 from services.cases.schemas import (
     AlertWhy,
     AuditVerdict,
@@ -66,24 +67,31 @@ async def create_case(
     return await service.create_case(session, caller, body)
 
 
-@router.get("/cases", response_model=CasePage, summary="List cases, newest first")
+@router.get(
+    "/cases",
+    response_model=CasePage,
+    summary="List cases: newest first, or soonest SLA due first (sort=ack_due_at|resolve_due_at)",
+)
 async def list_cases(
     caller: Caller,
     session: Session,
     service: Service,
     status_filter: Annotated[list[CaseStatus] | None, Query(alias="status")] = None,
     severity: Annotated[list[Severity] | None, Query()] = None,
+    classification: Annotated[list[CaseClassification] | None, Query()] = None,
+    sla_breached: Annotated[bool | None, Query()] = None,
+    sort: Annotated[CaseSort, Query()] = CaseSort.NEWEST,
     cursor: Annotated[str | None, Query(max_length=512)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> CasePage:
-    return await service.list_cases(
-        session,
-        caller,
-        statuses=status_filter or [],
-        severities=severity or [],
-        cursor=cursor,
-        limit=limit,
+    filters = CaseFilter(
+        statuses=[s.value for s in status_filter or []],
+        severities=[s.value for s in severity or []],
+        classifications=[c.value for c in classification or []],
+        sla_breached=sla_breached,
+        sort=sort,
     )
+    return await service.list_cases(session, caller, filters, cursor=cursor, limit=limit)
 
 
 @router.get(

@@ -10,10 +10,12 @@ from libs.common.db.engine import create_engine, create_session_factory
 from libs.common.http import ApiKeyAuthenticator, install_error_handlers
 from libs.common.kafka import create_broker, ensure_topics
 from libs.common.outbox import OutboxRelay
-from services.cases.api import router
 from services.cases.alerting_policy_api import router as alerting_policy_router
+from services.cases.api import router
+from services.cases.policy_api import router as policy_router
 from services.cases.service import CaseService
 from services.cases.settings import CasesSettings
+from services.cases.sla_scanner import SlaScanner
 
 
 def create_app(settings: CasesSettings) -> FastAPI:
@@ -21,15 +23,19 @@ def create_app(settings: CasesSettings) -> FastAPI:
     sessions = create_session_factory(engine)
     broker = create_broker(settings.kafka, client_id="cases")
     relay = OutboxRelay(sessions, broker, settings.outbox)
+    store = CaseStore(source="casestream/cases")
+    scanner = SlaScanner(sessions, store, settings.cases.sla_scanner, on_recorded=relay.notify)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await ensure_topics(settings.kafka)
         await broker.connect()
         relay.start()
+        scanner.start()
         try:
             yield
         finally:
+            await scanner.stop()
             await relay.stop()
             await broker.stop()
             await engine.dispose()
@@ -40,9 +46,11 @@ def create_app(settings: CasesSettings) -> FastAPI:
     app.state.relay = relay
     app.state.authenticator = ApiKeyAuthenticator(settings.cases.api_keys)
     app.state.admin_authenticator = ApiKeyAuthenticator(settings.cases.admin_api_keys)
-    app.state.case_service = CaseService(CaseStore(source="casestream/cases"))
+    app.state.sla_scanner = scanner
+    app.state.case_service = CaseService(store)
     install_error_handlers(app)
     app.include_router(router)
+    app.include_router(policy_router)
     app.include_router(alerting_policy_router)
 
     @app.get("/healthz", include_in_schema=False)

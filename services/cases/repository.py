@@ -3,37 +3,76 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import tuple_
+from sqlalchemy import (
+    DateTime,
+    Integer,
+    and_,
+    cast,
+    false,
+    func,
+    literal_column,
+    not_,
+    or_,
+    text,
+    tuple_,
+)
+from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import defer
 from sqlmodel import col, select
 
-from libs.common.db.models import Alert, Case, CaseEvent, CaseNote
+from libs.common.casestore.lifecycle import OPEN_STATUSES, WORKFLOWS, Workflow
+from libs.common.contracts.cases import CaseClassification, CaseStatus
+from libs.common.db.models import Alert, Case, CaseEvent, CaseNote, TenantCasePolicy
+from services.cases.listing import CaseFilter, CaseSort, Position
+
+# Sorts cases without a due time after every case with one.
+NO_DUE_TIME: Any = literal_column("'infinity'::timestamptz", type_=DateTime(timezone=True))
 
 
 async def list_cases(
     session: AsyncSession,
     tenant_id: str,
+    filters: CaseFilter,
     *,
-    statuses: Sequence[str],
-    severities: Sequence[str],
-    after: tuple[datetime, uuid.UUID] | None,
+    after: Position | None,
     limit: int,
 ) -> list[Case]:
     statement = select(Case).where(Case.tenant_id == tenant_id)
-    if statuses:
-        statement = statement.where(col(Case.status).in_(statuses))
-    if severities:
-        statement = statement.where(col(Case.severity).in_(severities))
-    if after is not None:
-        statement = statement.where(
-            tuple_(col(Case.created_at), col(Case.id)) < tuple_(after[0], after[1])
-        )
-    statement = statement.order_by(col(Case.created_at).desc(), col(Case.id).desc()).limit(limit)
+    if filters.statuses:
+        statement = statement.where(col(Case.status).in_(filters.statuses))
+    if filters.severities:
+        statement = statement.where(col(Case.severity).in_(filters.severities))
+    if filters.classifications:
+        statement = statement.where(col(Case.classification).in_(filters.classifications))
+    if filters.sla_breached is not None:
+        breached = func.coalesce(sla_breached(), false())
+        statement = statement.where(breached if filters.sla_breached else not_(breached))
+    if filters.sort is CaseSort.NEWEST:
+        key: Any = col(Case.created_at)
+        if after is not None:
+            statement = statement.where(tuple_(key, col(Case.id)) < tuple_(after[0], after[1]))
+        ordering = [key.desc(), col(Case.id).desc()]
+    else:
+        key = func.coalesce(getattr(Case, filters.sort.value), NO_DUE_TIME)
+        if after is not None:
+            position = after[0] if after[0] is not None else NO_DUE_TIME
+            statement = statement.where(tuple_(key, col(Case.id)) > tuple_(position, after[1]))
+        ordering = [key.asc(), col(Case.id).asc()]
+    statement = statement.order_by(*ordering).limit(limit)
     return list((await session.execute(statement)).scalars())
+
+
+def sla_breached() -> Any:
+    """A due time passed before its acknowledgement/resolution, or passed with none yet.
+    NULL (not false) for cases without due times."""
+    return or_(
+        col(Case.ack_due_at) < func.coalesce(col(Case.acknowledged_at), func.now()),
+        col(Case.resolve_due_at) < func.coalesce(col(Case.resolved_at), func.now()),
+    )
 
 
 async def get_case(session: AsyncSession, tenant_id: str, case_id: uuid.UUID) -> Case | None:
@@ -82,3 +121,78 @@ async def case_notes(session: AsyncSession, tenant_id: str, case_id: uuid.UUID) 
         .order_by(CaseNote.created_at, CaseNote.id)  # type: ignore[arg-type]
     )
     return list((await session.execute(statement)).scalars())
+
+
+# Per target: unmet, its warning moment has come, and its notice not yet recorded (a
+# recorded breach settles the warning too).
+OWING_SLA_NOTICES = text(
+    "SELECT tenant_id, id FROM cases WHERE status = ANY(CAST(:open AS text[])) AND ("
+    "(acknowledged_at IS NULL AND ack_due_at IS NOT NULL"
+    " AND NOT ('ack.breached' = ANY(sla_notices))"
+    " AND created_at + (ack_due_at - created_at) * CAST(:ratio AS float8) <= :now"
+    " AND (ack_due_at <= :now OR NOT ('ack.pre_breach' = ANY(sla_notices))))"
+    " OR "
+    "(resolved_at IS NULL AND resolve_due_at IS NOT NULL"
+    " AND NOT ('resolve.breached' = ANY(sla_notices))"
+    " AND created_at + (resolve_due_at - created_at) * CAST(:ratio AS float8) <= :now"
+    " AND (resolve_due_at <= :now OR NOT ('resolve.pre_breach' = ANY(sla_notices))))"
+    ") ORDER BY LEAST(ack_due_at, resolve_due_at), id LIMIT :limit"
+)
+
+
+async def cases_owing_sla_notices(
+    session: AsyncSession, now: datetime, pre_breach_ratio: float, limit: int
+) -> list[tuple[str, uuid.UUID]]:
+    """(tenant, case) of open cases that may owe an SLA notice at `now`, soonest due first.
+
+    Deliberately across tenants: the SLA scanner is the system clock, not a caller. The
+    case store decides again, under each case's row lock, exactly which notices are owed."""
+    parameters = {
+        "open": sorted(OPEN_STATUSES),
+        "now": now,
+        "ratio": pre_breach_ratio,
+        "limit": limit,
+    }
+    result = await session.execute(OWING_SLA_NOTICES, parameters)
+    return [(row.tenant_id, row.id) for row in result]
+
+
+async def cases_due_for_auto_close(
+    session: AsyncSession, now: datetime, limit: int
+) -> list[tuple[str, uuid.UUID, int]]:
+    """(tenant, case, days) of resolved cases whose tenant's policy closes them after
+    `days` and whose time has come; across tenants, like the SLA query. Cases that cannot
+    be closed without a person (a required field missing) are left out, so they never
+    crowd the batch; the case store checks both again under the row lock."""
+    policy = TenantCasePolicy
+    latest = (
+        select(col(policy.tenant_id), col(policy.document))
+        .ext(distinct_on(col(policy.tenant_id)))
+        .order_by(col(policy.tenant_id), col(policy.version).desc())
+        .cte("latest_policies")
+    )
+    days = cast(latest.c.document["auto_close_after_days"].astext, Integer)
+    statement = (
+        select(col(Case.tenant_id), col(Case.id), days)
+        .join(latest, latest.c.tenant_id == Case.tenant_id)
+        .where(
+            Case.status == CaseStatus.RESOLVED.value,
+            days.is_not(None),
+            col(Case.resolved_at) <= now - func.make_interval(0, 0, 0, days),
+            or_(*(_closable(workflow) for workflow in WORKFLOWS.values())),
+        )
+        .order_by(col(Case.resolved_at), col(Case.id))
+        .limit(limit)
+    )
+    return [(row[0], row[1], int(row[2])) for row in await session.execute(statement)]
+
+
+def _closable(workflow: Workflow) -> Any:
+    """SQL twin of lifecycle.check_required_fields for a move to closed."""
+    present = [
+        col(Case.classification) != CaseClassification.PENDING.value
+        if field == "classification"
+        else and_(getattr(Case, field).is_not(None), getattr(Case, field) != "")
+        for field in workflow.requires.get(CaseStatus.CLOSED, ())
+    ]
+    return and_(col(Case.workflow) == workflow.name.value, *present)

@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, computed_field, model_validator
 
-from libs.common.contracts.cases import CaseStatus
+from libs.common.casestore.fields import (
+    MAX_ESCALATION_GROUP_LENGTH,
+    MAX_NARRATIVE_LENGTH,
+    MAX_PRIORITY,
+    MIN_PRIORITY,
+)
+from libs.common.casestore.policy import CasePolicy
+from libs.common.contracts.cases import CaseClassification, CaseStatus
 from libs.common.contracts.detections import Severity
 
 
@@ -19,6 +26,7 @@ class CaseSummary(BaseModel):
     number: int
     title: str
     status: CaseStatus
+    workflow: str
     severity: Severity
     alert_count: int
     assignee: str | None
@@ -32,6 +40,34 @@ class CaseSummary(BaseModel):
     acknowledged_at: datetime | None
     resolved_at: datetime | None
     closed_at: datetime | None
+    in_progress_at: datetime | None
+    priority: int | None
+    confidence: float | None
+    classification: CaseClassification
+    escalation_group: str | None
+    requires_human_approval: bool
+    ack_due_at: datetime | None = Field(description="null for cases opened before SLAs")
+    resolve_due_at: datetime | None
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def ack_breached(self) -> bool:
+        """Acknowledged after its due time, or not yet and the due time has passed."""
+        return _late(self.ack_due_at, self.acknowledged_at)
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def resolve_breached(self) -> bool:
+        return _late(self.resolve_due_at, self.resolved_at)
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def sla_breached(self) -> bool:
+        return self.ack_breached or self.resolve_breached
+
+
+def _late(due: datetime | None, done: datetime | None) -> bool:
+    return due is not None and due < (done or datetime.now(UTC))
 
 
 class AlertSummary(BaseModel):
@@ -75,6 +111,8 @@ class NoteOut(BaseModel):
 
 class CaseDetail(CaseSummary):
     description: str | None
+    investigation_summary: str | None
+    conclusion: str | None
     alerts: list[AlertSummary]
     alerts_truncated: bool
     notes: list[NoteOut]
@@ -127,6 +165,9 @@ class CaseIn(BaseModel):
     tags: list[str] = Field(default_factory=list, max_length=200)
 
 
+NOT_NULLABLE = ("title", "severity", "tags", "status", "classification", "requires_human_approval")
+
+
 class CasePatch(BaseModel):
     """Any of: a status move (through the lifecycle) and editable fields. Each field that
     changes is audited with its old and new value; `assignee: null` unassigns."""
@@ -140,15 +181,24 @@ class CasePatch(BaseModel):
     severity: Severity | None = None
     assignee: str | None = Field(default=None, min_length=1, max_length=256)
     tags: list[str] | None = Field(default=None, max_length=200)
+    priority: int | None = Field(
+        default=None, ge=MIN_PRIORITY, le=MAX_PRIORITY, description="1 most urgent, 4 least"
+    )
+    confidence: float | None = Field(default=None, ge=0.0, le=1.0, allow_inf_nan=False)
+    classification: CaseClassification | None = None
+    escalation_group: str | None = Field(
+        default=None, min_length=1, max_length=MAX_ESCALATION_GROUP_LENGTH
+    )
+    investigation_summary: str | None = Field(default=None, max_length=MAX_NARRATIVE_LENGTH)
+    conclusion: str | None = Field(default=None, max_length=MAX_NARRATIVE_LENGTH)
+    requires_human_approval: bool | None = None
 
     @model_validator(mode="after")
     def _meaningful(self) -> CasePatch:
         if not self.model_fields_set - {"reason"}:
             raise ValueError("nothing to change: send a status or a field")
         cleared = [
-            f
-            for f in ("title", "severity", "tags", "status")
-            if f in self.model_fields_set and getattr(self, f) is None
+            f for f in NOT_NULLABLE if f in self.model_fields_set and getattr(self, f) is None
         ]
         if cleared:
             raise ValueError(f"cannot be null: {', '.join(cleared)}")
@@ -162,3 +212,21 @@ class NoteIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     body: str = Field(min_length=1, max_length=65_536)
+
+
+class CasePolicyIn(CasePolicy):
+    """The whole policy; fields left out take their defaults."""
+
+    version: int = Field(ge=0, description="the version this change is based on (from GET)")
+
+
+class WorkflowOut(BaseModel):
+    initial: CaseStatus
+    open_statuses: list[CaseStatus]
+    transitions: dict[CaseStatus, list[CaseStatus]]
+    requires: dict[CaseStatus, list[str]]
+
+
+class CasePolicyOut(CasePolicy):
+    version: int = Field(description="0: the defaults, never changed by this tenant")
+    workflow_definition: WorkflowOut

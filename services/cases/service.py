@@ -3,21 +3,17 @@ case store, inside the request's transaction (this module never commits)."""
 
 from __future__ import annotations
 
-import base64
-import json
 import uuid
 from dataclasses import asdict
-from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from libs.common.casestore.chain import verify_chain
 from libs.common.casestore.store import CaseStore, NewCase
-from libs.common.contracts.cases import CaseStatus
-from libs.common.contracts.detections import Severity
-from libs.common.errors import InvalidInput, NotFound
+from libs.common.errors import NotFound
 from libs.common.http import Principal
 from services.cases import repository
+from services.cases.listing import CaseFilter, decode_cursor, encode_cursor
 from services.cases.schemas import (
     AlertSummary,
     AlertWhy,
@@ -35,20 +31,6 @@ from services.cases.schemas import (
 MAX_ALERTS_IN_DETAIL = 1_000
 
 
-def encode_cursor(created_at: datetime, case_id: uuid.UUID) -> str:
-    raw = json.dumps([created_at.isoformat(), str(case_id)]).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
-    try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        created_at, case_id = json.loads(base64.urlsafe_b64decode(padded))
-        return datetime.fromisoformat(created_at), uuid.UUID(case_id)
-    except (ValueError, TypeError) as error:
-        raise InvalidInput("cursor is not one this API issued", cursor=cursor[:100]) from error
-
-
 class CaseService:
     def __init__(self, store: CaseStore) -> None:
         self._store = store
@@ -57,24 +39,18 @@ class CaseService:
         self,
         session: AsyncSession,
         caller: Principal,
-        *,
-        statuses: list[CaseStatus],
-        severities: list[Severity],
+        filters: CaseFilter,
         cursor: str | None,
         limit: int,
     ) -> CasePage:
+        after = decode_cursor(cursor, filters.sort) if cursor else None
         rows = await repository.list_cases(
-            session,
-            caller.tenant_id,
-            statuses=[s.value for s in statuses],
-            severities=[s.value for s in severities],
-            after=decode_cursor(cursor) if cursor else None,
-            limit=limit + 1,
+            session, caller.tenant_id, filters, after=after, limit=limit + 1
         )
         page, more = rows[:limit], len(rows) > limit
         return CasePage(
             items=[CaseSummary.model_validate(row) for row in page],
-            next_cursor=encode_cursor(page[-1].created_at, page[-1].id) if more else None,
+            next_cursor=encode_cursor(page[-1], filters.sort) if more else None,
         )
 
     async def get_case(
@@ -91,6 +67,8 @@ class CaseService:
         return CaseDetail(
             **CaseSummary.model_validate(case).model_dump(),
             description=case.description,
+            investigation_summary=case.investigation_summary,
+            conclusion=case.conclusion,
             alerts=[AlertSummary.model_validate(a) for a in alerts[:MAX_ALERTS_IN_DETAIL]],
             alerts_truncated=len(alerts) > MAX_ALERTS_IN_DETAIL,
             notes=[NoteOut.model_validate(n) for n in notes],

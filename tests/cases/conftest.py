@@ -1,9 +1,11 @@
 """The cases API over real HTTP for every test in this folder: an analyst of the test's
-tenant (the default credential) and an outsider from another tenant."""
+tenant (the default credential), an outsider from another tenant, and the tenant's admin
+(send `ADMIN_HEADERS`)."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import httpx
 import pytest
@@ -11,28 +13,47 @@ from pydantic import SecretStr
 
 from libs.common.settings import ApiCredential, DatabaseSettings, KafkaSettings
 from services.cases.app import create_app
-from services.cases.settings import CasesSection, CasesSettings
+from services.cases.settings import CasesSection, CasesSettings, SlaScannerSettings
 from tests.support.http_server import serve
 
-ANALYST, OUTSIDER = "analyst-key", "outsider-key"
+ANALYST, OUTSIDER, ADMIN = "analyst-key", "outsider-key", "admin-key"
+ADMIN_HEADERS = {"authorization": f"Bearer {ADMIN}"}
+
+
+def cases_settings(
+    kafka: KafkaSettings,
+    database_url: str,
+    tenant: str,
+    scanner: SlaScannerSettings | None = None,
+) -> CasesSettings:
+    return CasesSettings(
+        kafka=kafka,
+        database=DatabaseSettings(url=SecretStr(database_url)),
+        cases=CasesSection(
+            api_keys=[
+                ApiCredential(key=SecretStr(ANALYST), tenant=tenant, name="ana"),
+                ApiCredential(key=SecretStr(OUTSIDER), tenant=f"{tenant}-other", name="eve"),
+            ],
+            admin_api_keys=[ApiCredential(key=SecretStr(ADMIN), tenant=tenant, name="root")],
+            # Off unless a test asks: a scanner racing the test's own scans would make
+            # them flaky (tests/cases/test_sla_scanner.py runs one in the lifespan).
+            sla_scanner=scanner or SlaScannerSettings(enabled=False),
+        ),
+    )
+
+
+@asynccontextmanager
+async def serve_cases(settings: CasesSettings) -> AsyncIterator[httpx.AsyncClient]:
+    async with (
+        serve(create_app(settings)) as url,
+        httpx.AsyncClient(base_url=url, headers={"authorization": f"Bearer {ANALYST}"}) as c,
+    ):
+        yield c
 
 
 @pytest.fixture
 async def client(
     kafka_settings: KafkaSettings, database_url: str, tenant: str
 ) -> AsyncIterator[httpx.AsyncClient]:
-    settings = CasesSettings(
-        kafka=kafka_settings,
-        database=DatabaseSettings(url=SecretStr(database_url)),
-        cases=CasesSection(
-            api_keys=[
-                ApiCredential(key=SecretStr(ANALYST), tenant=tenant, name="ana"),
-                ApiCredential(key=SecretStr(OUTSIDER), tenant=f"{tenant}-other", name="eve"),
-            ]
-        ),
-    )
-    async with (
-        serve(create_app(settings)) as url,
-        httpx.AsyncClient(base_url=url, headers={"authorization": f"Bearer {ANALYST}"}) as c,
-    ):
+    async with serve_cases(cases_settings(kafka_settings, database_url, tenant)) as c:
         yield c

@@ -72,7 +72,10 @@ async def test_each_decision_is_explained(
     }
     assert grouping["window"] == {"kind": "sliding", "seconds": 3600, "measured_on": "event_time"}
 
-    closed = await client.patch(f"/api/v1/cases/{later['case']['id']}", json={"status": "closed"})
+    closed = await client.patch(
+        f"/api/v1/cases/{later['case']['id']}",
+        json={"status": "closed", "classification": "false_positive"},
+    )
     assert closed.status_code == 200
     async with transaction(sessions) as session:
         await GROUPING.process(session, [detection(tenant, "after-close", minutes=210)])

@@ -18,7 +18,7 @@ from libs.common.db.engine import SessionFactory, transaction
 from libs.common.settings import ApiCredential, DatabaseSettings, KafkaSettings
 from services.alerting.service import GroupingService
 from services.cases.app import create_app
-from services.cases.settings import CasesSection, CasesSettings
+from services.cases.settings import CasesSection, CasesSettings, SlaScannerSettings
 from tests.support.detections import detection
 from tests.support.http_server import serve
 
@@ -39,6 +39,7 @@ async def api(
                 ApiCredential(key=SecretStr(ADMIN), tenant=tenant, name="soc-lead"),
                 ApiCredential(key=SecretStr(OTHER_ADMIN), tenant=f"{tenant}-x", name="eve"),
             ],
+            sla_scanner=SlaScannerSettings(enabled=False),  # it scans every tenant
         ),
     )
     async with serve(create_app(settings)) as url, httpx.AsyncClient(base_url=url) as client:

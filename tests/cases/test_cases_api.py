@@ -98,7 +98,8 @@ async def test_an_illegal_transition_is_409_with_the_allowed_ones(
     client: httpx.AsyncClient, sessions: SessionFactory, tenant: str
 ) -> None:
     (case_id,) = await seed(sessions, tenant, [Severity.MEDIUM])
-    await client.patch(f"/api/v1/cases/{case_id}", json={"status": "closed"})
+    closed = {"status": "closed", "classification": "benign"}
+    assert (await client.patch(f"/api/v1/cases/{case_id}", json=closed)).status_code == 200
     response = await client.patch(f"/api/v1/cases/{case_id}", json={"status": "acknowledged"})
     assert response.status_code == 409
     body = response.json()
@@ -216,7 +217,8 @@ async def test_a_removed_event_breaks_the_chain(
 ) -> None:
     (case_id,) = await seed(sessions, tenant, [Severity.MEDIUM])
     await client.patch(f"/api/v1/cases/{case_id}", json={"status": "in_progress"})
-    await client.patch(f"/api/v1/cases/{case_id}", json={"status": "resolved"})
+    resolved = {"status": "resolved", "classification": "true_positive"}
+    assert (await client.patch(f"/api/v1/cases/{case_id}", json=resolved)).status_code == 200
     await tamper(
         sessions,
         "DELETE FROM case_events WHERE case_id = :c AND payload->>'to_status' = 'in_progress'",

@@ -173,7 +173,7 @@ async def test_status_follows_the_lifecycle(sessions: SessionFactory, tenant: st
     with pytest.raises(IllegalTransition) as refused:
         async with transaction(sessions) as session:
             await STORE.change_status(session, tenant, case_id, CaseStatus.NEW, "ana")
-    assert refused.value.details["allowed"] == ["closed", "resolved"]
+    assert refused.value.details["allowed"] == ["closed", "escalated", "merged", "resolved"]
     events, outbox = await events_and_outbox(sessions, case_id)
     assert [e.type for e in events] == ["case.opened", "case.status_changed"]
     assert len(outbox) == 2
@@ -204,7 +204,7 @@ async def test_a_failed_transaction_leaves_no_event(sessions: SessionFactory, te
     case_id = await open_case(sessions, tenant, [])
     with pytest.raises(RuntimeError):
         async with transaction(sessions) as session:
-            await STORE.change_status(session, tenant, case_id, CaseStatus.CLOSED, "ana")
+            await STORE.change_status(session, tenant, case_id, CaseStatus.IN_PROGRESS, "ana")
             raise RuntimeError("crash before commit")
     events, outbox = await events_and_outbox(sessions, case_id)
     assert [e.type for e in events] == ["case.opened"]

@@ -1,9 +1,10 @@
 """Grouping writes for a whole batch: open cases and grow cases with a fixed number of
 statements, however many cases the batch touches.
 
-Per batch: one case-number allocation, one insert of new cases, one lock of the cases
-being grown, one insert of all alerts, one update of the grown cases, and one insert
-each of audit events and outbox rows. Every case change still gets exactly one event."""
+Per batch: one case-number allocation, one read of the tenant's case policy, one insert
+of new cases, one lock of the cases being grown, one insert of all alerts, one update of
+the grown cases, and one insert each of audit events and outbox rows. Every case change
+still gets exactly one event."""
 
 from __future__ import annotations
 
@@ -18,7 +19,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from libs.common.casestore import repository
 from libs.common.casestore.events import alert_outbox_rows, event_base, record_events
 from libs.common.casestore.fields import normalize_tags
-from libs.common.casestore.lifecycle import INITIAL_STATUS
+from libs.common.casestore.lifecycle import WORKFLOWS
+from libs.common.casestore.policy import CasePolicy, load_policy
 from libs.common.contracts.cases import (
     CaseAlertAttachedV1,
     CaseEventV1,
@@ -86,7 +88,9 @@ async def apply_grouping(
     actor: str,
 ) -> GroupingWrite:
     result = GroupingWrite()
-    opened = await _insert_cases(session, tenant_id, openings)
+    # The policy in force decides new cases' workflow and every SLA due time computed here.
+    policy = (await load_policy(session, tenant_id)).policy
+    opened = await _insert_cases(session, tenant_id, openings, policy)
     grown = await repository.lock_cases(session, tenant_id, [g.case_id for g in growths])
     missing = [str(g.case_id) for g in growths if g.case_id not in grown]
     if missing:
@@ -115,13 +119,16 @@ async def apply_grouping(
                 assignee=case.assignee,
                 tags=list(case.tags),
                 continues_case_id=case.continues_case_id,
+                workflow=case.workflow,
+                ack_due_at=case.ack_due_at,
+                resolve_due_at=case.resolve_due_at,
             )
         )
     updates = []
     for growth in growths:
         kept = [a for a in growth.alerts if a.id in result.inserted]
         if kept:
-            update, grown_events = _growth(grown[growth.case_id], kept, actor)
+            update, grown_events = _growth(grown[growth.case_id], kept, actor, policy)
             updates.append(update)
             events += grown_events
     await repository.update_cases_growth(session, tenant_id, updates)
@@ -139,15 +146,18 @@ async def apply_grouping(
 
 
 async def _insert_cases(
-    session: AsyncSession, tenant_id: str, openings: Sequence[CaseOpening]
+    session: AsyncSession, tenant_id: str, openings: Sequence[CaseOpening], policy: CasePolicy
 ) -> list[Case]:
     if not openings:
         return []
-    first = await repository.allocate_case_numbers(session, tenant_id, len(openings))
+    first, opened_at = await repository.allocate_case_numbers(session, tenant_id, len(openings))
+    # New cases follow the workflow in force now; they keep it when the policy changes.
+    workflow = WORKFLOWS[policy.workflow]
     rows = []
     for number, opening in enumerate(openings, start=first):
         times = [a.effective_time for a in opening.alerts]
         new = opening.case
+        ack_due_at, resolve_due_at = policy.due_times(opened_at, new.severity)
         rows.append(
             {
                 "id": new.id or uuid.uuid4(),
@@ -156,7 +166,8 @@ async def _insert_cases(
                 "continues_case_id": new.continues_case_id,
                 "title": new.title,
                 "description": new.description,
-                "status": INITIAL_STATUS.value,
+                "status": workflow.initial.value,
+                "workflow": workflow.name.value,
                 "severity": new.severity.value,
                 "group_key": new.group_key,
                 "host": new.host,
@@ -168,13 +179,15 @@ async def _insert_cases(
                 "alert_count": len(opening.alerts),
                 "first_event_at": min(times) if times else None,
                 "last_event_at": max(times) if times else None,
+                "ack_due_at": ack_due_at,
+                "resolve_due_at": resolve_due_at,
             }
         )
     return await repository.insert_cases(session, rows)
 
 
 def _growth(
-    case: Case, kept: list[NewAlert], actor: str
+    case: Case, kept: list[NewAlert], actor: str, policy: CasePolicy
 ) -> tuple[dict[str, Any], list[CaseEventV1]]:
     """The grown case's new values and events. The locked Case stays untouched: it is
     tracked by the session, and changing it would make autoflush write it once more."""
@@ -182,12 +195,17 @@ def _growth(
     top = max((a.severity for a in kept), key=lambda s: s.rank)
     old = Severity(case.severity)
     severity = top if top.rank > old.rank else old
+    due = (case.ack_due_at, case.resolve_due_at)
+    if severity is not old and case.ack_due_at is not None:  # cases from before SLAs: none
+        due = policy.due_times(case.created_at, severity)
     update = {
         "case_id": case.id,
         "alert_count": case.alert_count + len(kept),
         "severity": severity.value,
         "first_event_at": min([*times, *_present(case.first_event_at)]),
         "last_event_at": max([*times, *_present(case.last_event_at)]),
+        "ack_due_at": due[0],
+        "resolve_due_at": due[1],
     }
     events: list[CaseEventV1] = [
         CaseAlertAttachedV1(
@@ -198,7 +216,13 @@ def _growth(
     ]
     if severity is not old:
         events.append(
-            CaseSeverityUpgradedV1(**event_base(case, actor), from_severity=old, to_severity=top)
+            CaseSeverityUpgradedV1(
+                **event_base(case, actor),
+                from_severity=old,
+                to_severity=top,
+                ack_due_at=due[0],
+                resolve_due_at=due[1],
+            )
         )
     return update, events
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import bindparam, func, text, update
@@ -11,11 +12,21 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
-from libs.common.db.models import Alert, Case, CaseEvent, CaseNote, OutboxMessage
+from libs.common.db.models import (
+    Alert,
+    Case,
+    CaseEvent,
+    CaseNote,
+    OutboxMessage,
+    TenantCasePolicy,
+)
 
 
-async def allocate_case_numbers(session: AsyncSession, tenant_id: str, count: int) -> int:
-    """Reserve `count` consecutive case numbers; returns the first.
+async def allocate_case_numbers(
+    session: AsyncSession, tenant_id: str, count: int
+) -> tuple[int, datetime]:
+    """Reserve `count` consecutive case numbers; returns the first, and the transaction's
+    now(), which is the new cases' created_at (SLA due times count from it).
 
     The upsert locks the tenant's counter row until commit: numbers never repeat, at the
     cost of serializing case creation within one tenant (one statement per batch)."""
@@ -23,11 +34,13 @@ async def allocate_case_numbers(session: AsyncSession, tenant_id: str, count: in
         text(
             "INSERT INTO case_number_counters (tenant_id, last_number) VALUES (:tenant, :n) "
             "ON CONFLICT (tenant_id) DO UPDATE "
-            "SET last_number = case_number_counters.last_number + :n RETURNING last_number"
+            "SET last_number = case_number_counters.last_number + :n "
+            "RETURNING last_number, now() AS opened_at"
         ),
         {"tenant": tenant_id, "n": count},
     )
-    return int(result.scalar_one()) - count + 1
+    row = result.one()
+    return int(row.last_number) - count + 1, row.opened_at
 
 
 async def insert_cases(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> list[Case]:
@@ -65,6 +78,8 @@ async def update_cases_growth(
             severity=bindparam("severity"),
             first_event_at=bindparam("first_event_at"),
             last_event_at=bindparam("last_event_at"),
+            ack_due_at=bindparam("ack_due_at"),
+            resolve_due_at=bindparam("resolve_due_at"),
             updated_at=func.now(),
         )
     )
@@ -72,8 +87,13 @@ async def update_cases_growth(
 
 
 async def lock_case(session: AsyncSession, tenant_id: str, case_id: uuid.UUID) -> Case | None:
+    # populate_existing: the locked row's current values, not what an earlier statement of
+    # this session left in the identity map.
     statement = (
-        select(Case).where(Case.tenant_id == tenant_id, Case.id == case_id).with_for_update()
+        select(Case)
+        .where(Case.tenant_id == tenant_id, Case.id == case_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
     )
     return (await session.execute(statement)).scalar_one_or_none()
 
@@ -141,5 +161,28 @@ async def insert_note(session: AsyncSession, values: dict[str, Any]) -> CaseNote
 async def find_note_by_key(session: AsyncSession, tenant_id: str, key: str) -> CaseNote | None:
     statement = select(CaseNote).where(
         CaseNote.tenant_id == tenant_id, CaseNote.idempotency_key == key
+    )
+    return (await session.execute(statement)).scalar_one_or_none()
+
+
+async def latest_policy(session: AsyncSession, tenant_id: str) -> TenantCasePolicy | None:
+    statement = (
+        select(TenantCasePolicy)
+        .where(TenantCasePolicy.tenant_id == tenant_id)
+        .order_by(col(TenantCasePolicy.version).desc())
+        .limit(1)
+    )
+    return (await session.execute(statement)).scalar_one_or_none()
+
+
+async def insert_policy(
+    session: AsyncSession, tenant_id: str, version: int, document: dict[str, Any], actor: str
+) -> TenantCasePolicy | None:
+    """None when that version exists already: someone else changed the policy first."""
+    statement = (
+        insert(TenantCasePolicy)
+        .values(tenant_id=tenant_id, version=version, document=document, changed_by=actor)
+        .on_conflict_do_nothing(index_elements=["tenant_id", "version"])
+        .returning(TenantCasePolicy)
     )
     return (await session.execute(statement)).scalar_one_or_none()

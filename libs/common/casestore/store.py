@@ -23,16 +23,27 @@ from libs.common.casestore.batch import (
 )
 from libs.common.casestore.events import event_base, record_events
 from libs.common.casestore.fields import FIELD_EVENTS, stored_value
-from libs.common.casestore.lifecycle import INITIAL_STATUS, check_transition
+from libs.common.casestore.lifecycle import (
+    check_required_fields,
+    check_transition,
+    is_reopen,
+    moved_timestamps,
+    workflow_of,
+)
+from libs.common.casestore.policy import load_policy
+from libs.common.casestore.sla import due_notices
 from libs.common.contracts.cases import (
     CaseEventV1,
     CaseFieldChangedV1,
     CaseNoteAddedV1,
+    CaseReopenedV1,
+    CaseSlaEventV1,
     CaseStatus,
     CaseStatusChangedV1,
 )
+from libs.common.contracts.detections import Severity
 from libs.common.db.models import Case, CaseNote
-from libs.common.errors import NotFound
+from libs.common.errors import MissingRequiredFields, NotFound
 
 __all__ = ["CaseGrowth", "CaseOpening", "CaseStore", "NewAlert", "NewCase"]
 
@@ -83,27 +94,48 @@ class CaseStore:
         actor: str,
         reason: str | None = None,
     ) -> Case:
+        """Move a case through its workflow; a move out of resolved/closed is a reopen."""
         case = await self._lock(session, tenant_id, case_id)
+        return await self._move(session, case, target, actor, reason)
+
+    async def auto_close(
+        self,
+        session: AsyncSession,
+        tenant_id: str,
+        case_id: uuid.UUID,
+        resolved_before: datetime,
+        actor: str,
+        reason: str,
+    ) -> bool:
+        """Close the case if, under its row lock, it is still resolved since before
+        `resolved_before` and has what closing needs; False (nothing written) otherwise."""
+        case = await self._lock(session, tenant_id, case_id)
+        if case.status != CaseStatus.RESOLVED or case.resolved_at is None:
+            return False  # reopened or closed meanwhile
+        if case.resolved_at > resolved_before:
+            return False
+        try:
+            check_required_fields(workflow_of(case.workflow), CaseStatus.CLOSED, case)
+        except MissingRequiredFields:
+            return False  # e.g. an incident without a conclusion: a person must close it
+        await self._move(session, case, CaseStatus.CLOSED, actor, reason)
+        return True
+
+    async def _move(
+        self, session: AsyncSession, case: Case, target: CaseStatus, actor: str, reason: str | None
+    ) -> Case:
         current = CaseStatus(case.status)
-        check_transition(current, target)
+        workflow = workflow_of(case.workflow)
+        check_transition(workflow, current, target)
+        check_required_fields(workflow, target, case)
         now = datetime.now(UTC)
-        values: dict[str, Any] = {"status": target.value}
-        if current is INITIAL_STATUS and case.acknowledged_at is None:
-            values["acknowledged_at"] = now  # MTTA counts the first move out of triage
-        if target is CaseStatus.RESOLVED:
-            values["resolved_at"] = now
-        if target is CaseStatus.CLOSED:
-            values["closed_at"] = now
-        case = await repository.update_case(session, tenant_id, case_id, values)
-        await record_events(
-            session,
-            self.source,
-            [
-                CaseStatusChangedV1(
-                    **event_base(case, actor), from_status=current, to_status=target, reason=reason
-                )
-            ],
+        values = {"status": target.value, **moved_timestamps(workflow, case, current, target, now)}
+        case = await repository.update_case(session, case.tenant_id, case.id, values)
+        moved = CaseReopenedV1 if is_reopen(current, target) else CaseStatusChangedV1
+        event = moved(
+            **event_base(case, actor), from_status=current, to_status=target, reason=reason
         )
+        await record_events(session, self.source, [event])
         return case
 
     async def update_fields(
@@ -125,6 +157,8 @@ class CaseStore:
             if old == new:
                 continue  # not a change: no event
             values[field] = new
+            due = await self._due_times_after(session, case, field, new)
+            values.update(due)
             events.append(
                 CaseFieldChangedV1(
                     **event_base(case, actor),
@@ -132,6 +166,7 @@ class CaseStore:
                     field=field,
                     old=list(old) if isinstance(old, list) else old,
                     new=new,
+                    **due,
                 )
             )
         if not events:
@@ -139,6 +174,37 @@ class CaseStore:
         case = await repository.update_case(session, tenant_id, case_id, values)
         await record_events(session, self.source, events)
         return case
+
+    async def record_sla_notices(
+        self,
+        session: AsyncSession,
+        tenant_id: str,
+        case_id: uuid.UUID,
+        now: datetime,
+        pre_breach_ratio: float,
+        actor: str,
+    ) -> int:
+        """Record the SLA notices the case owes at `now` (decided again under its row lock,
+        so a concurrent acknowledgement wins); returns how many were recorded."""
+        case = await self._lock(session, tenant_id, case_id)
+        notices = due_notices(case, now, pre_breach_ratio)
+        if not notices:
+            return 0
+        markers = [*case.sla_notices, *(n.marker for n in notices)]
+        case = await repository.update_case(session, tenant_id, case_id, {"sla_notices": markers})
+        events: list[CaseEventV1] = [
+            CaseSlaEventV1(
+                **event_base(case, actor),
+                type=notice.kind,
+                target=notice.target,
+                due_at=notice.due_at,
+                severity=Severity(case.severity),
+                status=CaseStatus(case.status),
+            )
+            for notice in notices
+        ]
+        await record_events(session, self.source, events)
+        return len(events)
 
     async def add_note(
         self,
@@ -174,6 +240,16 @@ class CaseStore:
             [CaseNoteAddedV1(**event_base(case, author), note_id=note.id, author=author)],
         )
         return note, True
+
+    async def _due_times_after(
+        self, session: AsyncSession, case: Case, field: str, value: Any
+    ) -> dict[str, datetime]:
+        """A severity change moves the SLA due times (cases opened before SLAs have none)."""
+        if field != "severity" or case.ack_due_at is None:
+            return {}
+        policy = (await load_policy(session, case.tenant_id)).policy
+        ack, resolve = policy.due_times(case.created_at, Severity(value))
+        return {"ack_due_at": ack, "resolve_due_at": resolve}
 
     async def _lock(self, session: AsyncSession, tenant_id: str, case_id: uuid.UUID) -> Case:
         case = await repository.lock_case(session, tenant_id, case_id)

@@ -22,6 +22,23 @@ class CaseStatus(StrEnum):
     IN_PROGRESS = "in_progress"
     RESOLVED = "resolved"
     CLOSED = "closed"
+    # Added with the per-tenant workflows (triage and incident_response); see
+    # libs/common/casestore/lifecycle.py for which workflow uses which status.
+    ESCALATED = "escalated"
+    MERGED = "merged"
+    OPEN = "open"
+    INVESTIGATING = "investigating"
+    PENDING_APPROVAL = "pending_approval"
+    CONTAINED = "contained"
+    ERADICATED = "eradicated"
+    RECOVERED = "recovered"
+
+
+class CaseClassification(StrEnum):
+    PENDING = "pending"
+    TRUE_POSITIVE = "true_positive"
+    FALSE_POSITIVE = "false_positive"
+    BENIGN = "benign"
 
 
 class CaseEventBase(BaseModel):
@@ -49,6 +66,9 @@ class CaseOpenedV1(CaseEventBase):
     tags: list[str] = Field(default_factory=list)
     # The full case this one continues (its group key reached the policy's alert cap).
     continues_case_id: uuid.UUID | None = None
+    workflow: str | None = None
+    ack_due_at: datetime | None = None
+    resolve_due_at: datetime | None = None
 
 
 class CaseAlertAttachedV1(CaseEventBase):
@@ -61,6 +81,8 @@ class CaseSeverityUpgradedV1(CaseEventBase):
     type: Literal["case.severity_upgraded"] = "case.severity_upgraded"
     from_severity: Severity
     to_severity: Severity
+    ack_due_at: datetime | None = None
+    resolve_due_at: datetime | None = None
 
 
 class CaseStatusChangedV1(CaseEventBase):
@@ -70,7 +92,28 @@ class CaseStatusChangedV1(CaseEventBase):
     reason: str | None = Field(default=None, max_length=4_096)
 
 
-FieldValue = str | list[str] | None
+class CaseReopenedV1(CaseEventBase):
+    """A resolved or closed case went back to work (its resolved/closed times cleared)."""
+
+    type: Literal["case.reopened"] = "case.reopened"
+    from_status: CaseStatus
+    to_status: CaseStatus
+    reason: str | None = Field(default=None, max_length=4_096)
+
+
+class CaseSlaEventV1(CaseEventBase):
+    """A case neared (`sla.pre_breach`) or passed (`sla.breached`) an SLA due time.
+    Recorded once per case, per target and per kind by the cases service's scanner."""
+
+    type: Literal["sla.pre_breach", "sla.breached"]
+    target: Literal["ack", "resolve"]
+    due_at: datetime
+    severity: Severity
+    status: CaseStatus
+
+
+# bool before int: pydantic's smart union keeps True a bool, 3 an int and 0.5 a float.
+FieldValue = str | list[str] | bool | int | float | None
 
 
 class CaseFieldChangedV1(CaseEventBase):
@@ -82,10 +125,20 @@ class CaseFieldChangedV1(CaseEventBase):
         "case.severity_changed",
         "case.assigned",
         "case.tags_updated",
+        "case.priority_changed",
+        "case.confidence_changed",
+        "case.classified",
+        "case.escalation_group_changed",
+        "case.investigation_summary_updated",
+        "case.conclusion_updated",
+        "case.approval_requirement_changed",
     ]
     field: str
     old: FieldValue
     new: FieldValue
+    # Set on severity changes: the SLA due times recomputed for the new severity.
+    ack_due_at: datetime | None = None
+    resolve_due_at: datetime | None = None
 
 
 class CaseNoteAddedV1(CaseEventBase):
@@ -100,7 +153,9 @@ CaseEventV1 = Annotated[
     | CaseSeverityUpgradedV1
     | CaseStatusChangedV1
     | CaseFieldChangedV1
-    | CaseNoteAddedV1,
+    | CaseNoteAddedV1
+    | CaseReopenedV1
+    | CaseSlaEventV1,
     Field(discriminator="type"),
 ]
 

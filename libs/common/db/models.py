@@ -6,7 +6,19 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Column, Identity, Index, MetaData, UniqueConstraint, text
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Float,
+    Identity,
+    Index,
+    MetaData,
+    String,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlmodel import Field, SQLModel
 
 from libs.common.db.columns import (
@@ -43,6 +55,11 @@ class Case(SQLModel, table=True):
     title: str = Field(max_length=1_024)
     description: str | None = None
     status: str = Field(max_length=32)
+    # The workflow the case was opened under (libs/common/casestore/lifecycle.py).
+    workflow: str = Field(
+        default="triage",
+        sa_column=Column(String(32), nullable=False, server_default=text("'triage'")),
+    )
     severity: str = Field(max_length=16)
     group_key: str | None = Field(default=None, max_length=2_048)
     host: str | None = Field(default=None, max_length=1_024)
@@ -60,6 +77,43 @@ class Case(SQLModel, table=True):
     closed_at: datetime | None = Field(default=None, sa_column=tz_column(nullable=True))
     # Set on a case opened because the previous case of its group key was full.
     continues_case_id: uuid.UUID | None = Field(default=None, foreign_key="cases.id")
+    in_progress_at: datetime | None = Field(default=None, sa_column=tz_column(nullable=True))
+    # 1 (most urgent) to 4; null until someone sets it. Limits live in casestore.fields.
+    priority: int | None = None
+    confidence: float | None = Field(default=None, sa_column=Column(Float, nullable=True))
+    classification: str = Field(
+        default="pending",
+        sa_column=Column(String(32), nullable=False, server_default=text("'pending'")),
+    )
+    escalation_group: str | None = Field(default=None, max_length=256)
+    investigation_summary: str | None = Field(default=None, max_length=8_192)
+    conclusion: str | None = Field(default=None, max_length=8_192)
+    requires_human_approval: bool = Field(
+        default=False,
+        sa_column=Column(Boolean, nullable=False, server_default=text("false")),
+    )
+    # SLA due times from the tenant's targets for the case's severity, counted from
+    # created_at; recomputed when the severity changes. Null for cases opened before SLAs.
+    ack_due_at: datetime | None = Field(default=None, sa_column=tz_column(nullable=True))
+    resolve_due_at: datetime | None = Field(default=None, sa_column=tz_column(nullable=True))
+    # SLA notices recorded ("ack.pre_breach", "resolve.breached", ...): each at most once.
+    sla_notices: list[str] = Field(
+        default_factory=list,
+        sa_column=Column(ARRAY(String(32)), nullable=False, server_default=text("'{}'")),
+    )
+
+
+class TenantCasePolicy(SQLModel, table=True):
+    """One version of a tenant's case policy (casestore.policy.CasePolicy as JSON). Rows are
+    only ever added: the newest version is in force, the older ones are its history."""
+
+    __tablename__ = "tenant_case_policies"
+
+    tenant_id: str = Field(primary_key=True, max_length=64)
+    version: int = Field(primary_key=True)
+    document: dict[str, Any] = Field(sa_column=json_column())
+    changed_by: str = Field(max_length=256)
+    created_at: datetime = Field(sa_column=tz_column(server_now=True))
 
 
 class AlertingPolicyVersion(SQLModel, table=True):
