@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-from datetime import timedelta
-
 from faststream import FastStream
 
 from libs.common.casestore.store import CaseStore
@@ -21,7 +19,6 @@ def create_app(settings: AlertingSettings) -> FastStream:
     relay = OutboxRelay(sessions, broker, settings.outbox)
     grouping = GroupingService(
         CaseStore(source="casestream/alerting"),
-        window=timedelta(seconds=settings.alerting.group_window_seconds),
         correlation=correlation_engine(settings.alerting.correlation),
     )
     register_handlers(broker, settings.alerting, sessions, grouping, relay)

@@ -7,13 +7,12 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from libs.common.casestore.store import CaseGrowth, CaseOpening, CaseStore
 from libs.common.contracts.detections import DetectionV1
-from libs.common.policies.alerting import DEFAULT_POLICY, AlertingPolicy, GroupingPolicy
+from libs.common.policies.alerting import DEFAULT_POLICY, AlertingPolicy
 from libs.common.policies.repository import current_policy
 from services.alerting import repository
 from services.alerting.case_plans import new_case, next_slots, segment_alerts
@@ -36,14 +35,13 @@ class GroupingService:
     def __init__(
         self,
         store: CaseStore,
-        window: timedelta,
+        default_policy: AlertingPolicy = DEFAULT_POLICY,
         correlation: CorrelationEngine | None = None,
     ) -> None:
         self._store = store
         self._correlation = correlation
         # What applies to a tenant that never stored a policy (version 0).
-        grouping = GroupingPolicy(window_seconds=int(window.total_seconds()))
-        self._default = DEFAULT_POLICY.model_copy(update={"grouping": grouping})
+        self._default = default_policy
 
     async def process(self, session: AsyncSession, detections: list[DetectionV1]) -> BatchOutcome:
         outcome = BatchOutcome()

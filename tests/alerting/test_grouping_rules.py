@@ -21,7 +21,7 @@ from services.alerting.grouping import Reason, group_key, plan_segments
 from services.alerting.repository import OpenSlot
 from tests.support.detections import T0, detection
 
-WINDOW = GroupingPolicy(window_seconds=3600)
+WINDOW = GroupingPolicy(strategy=Strategy.HOST_RULE, window_seconds=3600)
 
 
 def ids(segments: list) -> list[tuple[bool, list[str]]]:  # type: ignore[type-arg]
@@ -97,7 +97,8 @@ def test_each_strategy_keys_on_what_it_names() -> None:
     assert group_key(d, GroupingPolicy(strategy=Strategy.TECHNIQUE)).key == "technique=T1059"
     category = group_key(d, GroupingPolicy(strategy=Strategy.CATEGORY_SENSOR))
     assert category.key == "category=execution|host=ws-1"
-    assert group_key(d, GroupingPolicy()).key == "host=ws-1|rule=r1"
+    assert group_key(d, GroupingPolicy(strategy=Strategy.HOST_RULE)).key == "host=ws-1|rule=r1"
+    assert group_key(d, GroupingPolicy()).key == "entity:host=ws-1"  # the default
 
 
 def test_a_strategy_with_nothing_to_key_on_falls_back_to_host_and_rule() -> None:

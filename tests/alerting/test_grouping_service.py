@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import text
@@ -12,9 +11,9 @@ from libs.common.casestore.store import CaseStore
 from libs.common.contracts.detections import DetectionV1, Severity
 from libs.common.db.engine import SessionFactory, transaction
 from services.alerting.service import BatchOutcome, GroupingService
-from tests.support.detections import detection
+from tests.support.detections import detection, host_rule_policy
 
-SERVICE = GroupingService(CaseStore("casestream/alerting-test"), window=timedelta(hours=1))
+SERVICE = GroupingService(CaseStore("casestream/alerting-test"), host_rule_policy())
 
 
 async def process(sessions: SessionFactory, batch: list[DetectionV1]) -> BatchOutcome:

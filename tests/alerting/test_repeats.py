@@ -12,9 +12,9 @@ from libs.common.casestore.store import CaseStore
 from libs.common.contracts.detections import DetectionV1
 from libs.common.db.engine import SessionFactory, transaction
 from services.alerting.service import BatchOutcome, GroupingService
-from tests.support.detections import T0, detection
+from tests.support.detections import T0, detection, host_rule_policy
 
-SERVICE = GroupingService(CaseStore("casestream/alerting-test"), window=timedelta(hours=1))
+SERVICE = GroupingService(CaseStore("casestream/alerting-test"), host_rule_policy())
 
 
 async def process(sessions: SessionFactory, batch: list[DetectionV1]) -> BatchOutcome:

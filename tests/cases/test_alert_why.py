@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -12,9 +11,9 @@ from libs.common.casestore.store import CaseStore
 from libs.common.db.engine import SessionFactory, transaction
 from services.alerting.service import GroupingService
 from tests.cases.conftest import OUTSIDER
-from tests.support.detections import detection
+from tests.support.detections import detection, host_rule_policy
 
-GROUPING = GroupingService(CaseStore("casestream/alerting-test"), window=timedelta(hours=1))
+GROUPING = GroupingService(CaseStore("casestream/alerting-test"), host_rule_policy())
 
 
 async def alert_ids(sessions: SessionFactory, tenant: str) -> dict[str, str]:

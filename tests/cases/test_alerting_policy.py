@@ -4,7 +4,6 @@ window, severity thresholds, the per-case cap with continuation cases, versions.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -19,11 +18,11 @@ from libs.common.settings import ApiCredential, DatabaseSettings, KafkaSettings
 from services.alerting.service import GroupingService
 from services.cases.app import create_app
 from services.cases.settings import CasesSection, CasesSettings, SlaScannerSettings
-from tests.support.detections import detection
+from tests.support.detections import detection, host_rule_policy
 from tests.support.http_server import serve
 
 ADMIN, ANALYST, OTHER_ADMIN = "policy-admin", "policy-analyst", "other-admin"
-GROUPING = GroupingService(CaseStore("casestream/alerting-test"), window=timedelta(hours=1))
+GROUPING = GroupingService(CaseStore("casestream/alerting-test"), host_rule_policy())
 
 
 @pytest.fixture
@@ -134,7 +133,7 @@ async def test_alerting_applies_the_newest_version(
     )
     assert [c.group_key for c in await cases_of(sessions, tenant)] == [
         "technique=T1059.001",
-        "host=h0|rule=r1",  # version 2 is the default strategy again
+        "entity:host=h0",  # version 2 is the default strategy again
     ]
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from libs.common.contracts.detections import DetectionV1, RuleRefV1, Severity
+from libs.common.policies.alerting import AlertingPolicy, GroupingPolicy, Strategy
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
@@ -34,4 +35,11 @@ def detection(
         ingested_at=T0 + timedelta(minutes=ingested_minutes),
         occurrence_id=occurrence,
         host=host,
+    )
+
+
+def host_rule_policy(window_seconds: int = 3600) -> AlertingPolicy:
+    """The first grouping policy (one case per host and rule), which many tests reason in."""
+    return AlertingPolicy(
+        grouping=GroupingPolicy(strategy=Strategy.HOST_RULE, window_seconds=window_seconds)
     )

@@ -5,7 +5,6 @@ and a transaction that fails leaves no trace."""
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
 
 import pytest
 from sqlalchemy import text
@@ -22,13 +21,13 @@ from tests.alerting.correlation.support import (
     matched_ids,
     rule_set,
 )
-from tests.support.detections import detection
+from tests.support.detections import detection, host_rule_policy
 
 
 def grouping_for(tenant: str) -> GroupingService:
     """A fresh service and engine, as after a restart: nothing carried in memory."""
     engine = CorrelationEngine({tenant: rule_set()})
-    return GroupingService(CaseStore("casestream/alerting-test"), timedelta(hours=1), engine)
+    return GroupingService(CaseStore("casestream/alerting-test"), host_rule_policy(), engine)
 
 
 async def process(sessions: SessionFactory, tenant: str, batch: list[DetectionV1]) -> BatchOutcome:
