@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import uvicorn
 
+from libs.common.heap import freeze_startup_heap
 from libs.common.logging import configure_logging
 from services.ingest.app import create_app
 from services.ingest.settings import IngestSettings
@@ -10,8 +11,10 @@ from services.ingest.settings import IngestSettings
 def main() -> None:
     settings = IngestSettings()
     configure_logging(settings.log, service="ingest")
+    app = create_app(settings)
+    freeze_startup_heap()
     uvicorn.run(
-        create_app(settings),
+        app,
         host=settings.ingest.host,
         port=settings.ingest.port,
         log_level="warning",

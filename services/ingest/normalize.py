@@ -87,7 +87,11 @@ def _entities(item: NativeDetection) -> list[EntityV1]:
 
     def add(kind: EntityType, value: str | None, role: str | None) -> None:
         if value and (kind, value) not in found:
-            found[(kind, value)] = EntityV1(type=kind, value=value[:2_048], role=role)
+            # Constructed without validation: type and role are ours, the value is a
+            # non-empty string clipped to the contract's limit (~10 per detection, hot).
+            found[(kind, value)] = EntityV1.model_construct(
+                type=kind, value=value[:2_048], role=role
+            )
 
     add(EntityType.HOST, item.host.name if item.host else None, "target")
     add(EntityType.USER, _text(item.user, "name"), "actor")
