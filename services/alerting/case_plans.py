@@ -10,13 +10,12 @@ from libs.common.casestore.store import NewAlert, NewCase
 from libs.common.contracts.detections import DetectionV1, Severity
 from libs.common.db.jsonb import SerializedJSON
 from libs.common.policies.alerting import SeverityThresholds
+from services.alerting.case_text import case_description, case_title
 from services.alerting.grouping import (
     AppliedPolicy,
     GroupKey,
     Reason,
     Segment,
-    case_description,
-    case_title,
     provenance,
 )
 from services.alerting.repository import OpenSlot
@@ -26,14 +25,11 @@ def new_case(
     tenant_id: str, group: GroupKey, segment: Segment, thresholds: SeverityThresholds
 ) -> NewCase:
     first = segment.detections[0]
-    title = case_title(first)
-    if segment.continues is not None:
-        title = f"{title} (continued)"[:1_024]
     return NewCase(
         tenant_id=tenant_id,
-        title=title,
+        title=case_title(segment.detections, continued=segment.continues is not None),
         severity=max((thresholds.severity_for(d) for d in segment.detections), key=_rank),
-        description=case_description(first),
+        description=case_description(segment.detections),
         group_key=group.key,
         host=first.host,
         rule_id=first.rule.id,

@@ -13,7 +13,7 @@ from libs.common.casestore.lifecycle import OPEN_STATUSES
 from libs.common.contracts.cases import CaseStatus
 from libs.common.contracts.detections import DetectionV1, Severity
 from libs.common.policies.alerting import GroupingPolicy, Strategy, WindowKind
-from services.alerting.correlation.alerts import correlation_group_key, is_correlation
+from services.alerting.correlation.alerts import correlation_group_key
 from services.alerting.repository import OpenSlot
 
 CORRELATION_STRATEGY = "correlation"  # not a policy choice: how correlation alerts group
@@ -205,21 +205,3 @@ def _usable_span(slot: OpenSlot | None) -> tuple[datetime, datetime] | None:
     if slot is None or CaseStatus(slot.case_status) not in OPEN_STATUSES:
         return None
     return (slot.window_start, slot.window_end)
-
-
-def case_title(detection: DetectionV1) -> str:
-    if is_correlation(detection):  # titled by its rule, after the correlated entity
-        return detection.title[:1_024]
-    return f"{detection.rule.name} on {detection.host or 'unknown host'}"[:1_024]
-
-
-def case_description(detection: DetectionV1) -> str:
-    lines = [f"**Rule:** {detection.rule.name} (`{detection.rule.id}`)"]
-    if detection.host:
-        lines.append(f"**Host:** {detection.host}")
-    if detection.mitre.techniques:
-        lines.append("**MITRE ATT&CK:** " + ", ".join(detection.mitre.techniques))
-    if detection.description:
-        lines.append("")
-        lines.append(detection.description)
-    return "\n".join(lines)
