@@ -51,6 +51,8 @@ CANDIDATES: dict[str, dict[str, Any]] = {
             ("2 h", 2 * 3600),
             ("1 h", 3600),
             ("15 min", 900),
+            ("10 min", 600),
+            ("5 min", 300),
         )
     },
     "host, 2 h fixed": {
@@ -73,13 +75,16 @@ class Candidate:
     admin_key: str
 
 
-def candidates() -> list[Candidate]:
+def candidates(only: str | None) -> list[Candidate]:
     run = uuid.uuid4().hex[:6]
+    chosen = [(name, p) for name, p in CANDIDATES.items() if not only or only in name]
+    if not chosen:
+        raise SystemExit(f"no candidate policy name contains {only!r}")
     return [
         Candidate(
             name, policy, f"triage-{n}-{run}", secrets.token_urlsafe(18), secrets.token_urlsafe(18)
         )
-        for n, (name, policy) in enumerate(CANDIDATES.items())
+        for n, (name, policy) in enumerate(chosen)
     ]
 
 
@@ -122,7 +127,7 @@ async def run(args: argparse.Namespace) -> dict[str, TriageScore]:
     detections = load_corpus(args.data)[: args.limit or None]
     truth = {d["detection_id"]: d["provenance"]["path"] for d in detections if d.get("provenance")}
     unique = len({d["detection_id"] for d in detections})
-    tenants = candidates()
+    tenants = candidates(args.only)
     results: dict[str, TriageScore] = {}
     async with bench_infrastructure("triage", args.postgres, PARTITIONS) as infra:
         config = PipelineConfig.with_fresh_credentials(
@@ -169,6 +174,7 @@ def table(results: dict[str, TriageScore]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     add_common_arguments(parser)
+    parser.add_argument("--only", help="evaluate only candidates whose name contains this")
     args = parser.parse_args()
     results = asyncio.run(run(args))
     first = next(iter(results.values()))

@@ -45,7 +45,8 @@ def segment_alerts(
     alerts = []
     for n, detection in enumerate(segment.detections):
         severity = thresholds.severity_for(detection)
-        reason = segment.reason if opened and n == 0 else Reason.JOINED_OPEN_CASE
+        first = n == 0 and (opened or segment.reopens)
+        reason = segment.reason if first else Reason.JOINED_OPEN_CASE
         grouping = provenance(detection, group, policy, severity, reason, opened and n == 0)
         if segment.continues is not None:
             grouping["continues_case_id"] = str(segment.continues)

@@ -9,10 +9,10 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from libs.common.casestore.lifecycle import OPEN_STATUSES
+from libs.common.casestore.lifecycle import OPEN_STATUSES, REOPENABLE
 from libs.common.contracts.cases import CaseStatus
 from libs.common.contracts.detections import DetectionV1, Severity
-from libs.common.policies.alerting import GroupingPolicy, Strategy, WindowKind
+from libs.common.policies.alerting import GroupingPolicy, OnClosed, Strategy, WindowKind
 from services.alerting.correlation.alerts import correlation_group_key
 from services.alerting.repository import OpenSlot
 
@@ -29,6 +29,7 @@ class Reason(StrEnum):
     PREVIOUS_CASE_CLOSED = "previous_case_closed"  # the key's case is resolved or closed
     OUTSIDE_WINDOW = "outside_window"  # further from the key's case than the window
     CASE_FULL = "case_full"  # the key's case holds the policy's maximum of alerts
+    REOPENED_CASE = "reopened_case"  # the key's finished case was reopened (on_closed)
 
 
 @dataclass(frozen=True)
@@ -129,6 +130,8 @@ class Segment:
     # The id the new case will get (chosen here so a continuation can refer to it).
     new_case_id: uuid.UUID = field(default_factory=uuid.uuid4)
     existing_alerts: int = 0
+    # The slot's case is resolved or closed and the policy says to reopen it.
+    reopens: bool = False
 
     @property
     def target_case_id(self) -> uuid.UUID:
@@ -149,10 +152,16 @@ def plan_segments(
     linked case; a gap or a closed case starts an unlinked one."""
     window = timedelta(seconds=policy.window_seconds)
     segments: list[Segment] = []
-    span = _usable_span(slot)
+    span = _usable_span(slot, policy)
     current: Segment | None = None
     if span is not None and slot is not None:
-        current = Segment(case_id=slot.case_id, existing_alerts=slot.alert_count)
+        reopens = CaseStatus(slot.case_status) in REOPENABLE
+        current = Segment(
+            case_id=slot.case_id,
+            reason=Reason.REOPENED_CASE if reopens else Reason.JOINED_OPEN_CASE,
+            existing_alerts=slot.alert_count,
+            reopens=reopens,
+        )
     for detection in sorted(detections, key=lambda d: d.effective_time):
         at = detection.effective_time
         if current is not None and span is not None and _within(span, at, window, policy):
@@ -201,7 +210,11 @@ def _why_new(
     return Reason.OUTSIDE_WINDOW
 
 
-def _usable_span(slot: OpenSlot | None) -> tuple[datetime, datetime] | None:
-    if slot is None or CaseStatus(slot.case_status) not in OPEN_STATUSES:
+def _usable_span(slot: OpenSlot | None, policy: GroupingPolicy) -> tuple[datetime, datetime] | None:
+    if slot is None:
+        return None
+    status = CaseStatus(slot.case_status)
+    reopenable = policy.on_closed is OnClosed.REOPEN and status in REOPENABLE
+    if status not in OPEN_STATUSES and not reopenable:
         return None
     return (slot.window_start, slot.window_end)

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from libs.common.casestore.store import CaseGrowth, CaseOpening, CaseStore
+from libs.common.contracts.cases import CaseStatus
 from libs.common.contracts.detections import DetectionV1
 from libs.common.policies.alerting import DEFAULT_POLICY, AlertingPolicy
 from libs.common.policies.repository import current_policy
@@ -123,6 +124,7 @@ class GroupingService:
             for key, seg in planned
             if seg.case_id is None
         ]
+        await self._reopen(session, tenant_id, [seg for _, seg in planned if seg.reopens])
         growths = [
             CaseGrowth(seg.case_id, segment_alerts(groups[key], seg, applied, thresholds))
             for key, seg in planned
@@ -132,3 +134,17 @@ class GroupingService:
         outcome.stored += len(written.inserted)
         outcome.cases_opened += len(openings)
         outcome.cases_grown += len(growths)
+
+    async def _reopen(self, session: AsyncSession, tenant_id: str, segments: list[Segment]) -> None:
+        """Finished cases the policy reopens, through the store's workflow (audited)."""
+        for segment in segments:
+            assert segment.case_id is not None
+            await self._store.change_status(
+                session,
+                tenant_id,
+                segment.case_id,
+                CaseStatus.IN_PROGRESS,
+                ACTOR,
+                reason=f"detection {segment.detections[0].detection_id} arrived within "
+                "the case's grouping window (policy: reopen finished cases)",
+            )

@@ -156,3 +156,40 @@ async def test_a_full_case_continues_in_a_linked_case(
     # The next detection of the key joins the newest case, not the full ones.
     await process(sessions, [detection(tenant, "a5", minutes=5)])
     assert [c.alert_count for c in await cases_of(sessions, tenant)] == [2, 2, 2]
+
+
+async def test_a_finished_case_is_reopened_when_the_policy_says_so(
+    api: httpx.AsyncClient, sessions: SessionFactory, tenant: str
+) -> None:
+    await put_policy(api, {"grouping": {"on_closed": "reopen", "window_seconds": 3600}})
+    await process(sessions, [detection(tenant, "first", minutes=0)])
+    (case,) = await cases_of(sessions, tenant)
+    analyst = as_key(ANALYST)
+    closed = await api.patch(
+        f"/api/v1/cases/{case.id}",
+        json={"status": "closed", "classification": "true_positive"},
+        headers=analyst,
+    )
+    assert closed.status_code == 200, closed.text
+    await process(sessions, [detection(tenant, "again", minutes=20)])
+    await process(sessions, [detection(tenant, "much-later", minutes=200)])  # outside: new
+    first, later = await cases_of(sessions, tenant)
+    assert (first.id, first.alert_count, later.alert_count) == (case.id, 2, 1)
+    detail = (await api.get(f"/api/v1/cases/{case.id}", headers=analyst)).json()
+    assert (detail["status"], detail["closed_at"]) == ("in_progress", None)
+    async with sessions() as session:
+        events = (
+            await session.execute(
+                text("SELECT type, actor FROM case_events WHERE case_id = :c ORDER BY seq"),
+                {"c": case.id},
+            )
+        ).all()
+        why = await session.scalar(
+            text("SELECT grouping FROM alerts WHERE tenant_id = :t AND detection_id = 'again'"),
+            {"t": tenant},
+        )
+    assert [tuple(e) for e in events][-2:] == [
+        ("case.reopened", "system:alerting"),
+        ("case.alert_attached", "system:alerting"),
+    ]
+    assert (why["decision"], why["reason"]) == ("joined_case", "reopened_case")

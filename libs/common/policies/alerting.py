@@ -63,7 +63,11 @@ class WindowKind(StrEnum):
 
 
 class OnClosed(StrEnum):
-    NEW_CASE = "new_case"  # a resolved or closed case is left alone: open a new one
+    """What a detection does when its key's last case is resolved or closed and the
+    detection falls within that case's window."""
+
+    NEW_CASE = "new_case"  # leave the finished case alone: open a new one
+    REOPEN = "reopen"  # reopen it (back to in_progress, audited) and join it
 
 
 class GroupingPolicy(Strict):
