@@ -29,7 +29,7 @@ PARTITIONS = 3
 DAY = 24 * 3600
 # Candidate policies, by name; every setting left out is the built-in default.
 CANDIDATES: dict[str, dict[str, Any]] = {
-    "built-in default: host, then user, then ip, 30 min sliding": {},
+    "built-in default: host, then user, then ip, 15 min sliding": {},
     "host+rule, 24 h sliding (first policy)": {
         "grouping": {"strategy": "host+rule", "window_seconds": DAY}
     },
@@ -50,7 +50,7 @@ CANDIDATES: dict[str, dict[str, Any]] = {
             ("4 h", 4 * 3600),
             ("2 h", 2 * 3600),
             ("1 h", 3600),
-            ("15 min", 900),
+            ("30 min", 1800),
             ("10 min", 600),
             ("5 min", 300),
         )

@@ -30,7 +30,7 @@ from tests.support.http_server import serve
 from tests.support.webhook_receiver import WebhookReceiver
 
 pytestmark = pytest.mark.e2e
-WINDOW = timedelta(minutes=30)  # the default alerting policy the pipeline runs with
+WINDOW = timedelta(minutes=15)  # the default alerting policy the pipeline runs with
 DEADLINE_SECONDS = 90
 
 
