@@ -41,13 +41,15 @@ def new_case(
 def segment_alerts(
     group: GroupKey, segment: Segment, policy: AppliedPolicy, thresholds: SeverityThresholds
 ) -> list[NewAlert]:
-    opened = segment.case_id is None
+    opened = segment.case_id is None and segment.held is None
     alerts = []
     for n, detection in enumerate(segment.detections):
         severity = thresholds.severity_for(detection)
         first = n == 0 and (opened or segment.reopens)
         reason = segment.reason if first else Reason.JOINED_OPEN_CASE
         grouping = provenance(detection, group, policy, severity, reason, opened and n == 0)
+        if segment.held is not None:
+            grouping.update(decision="no_case", reason=segment.held.value)
         if segment.continues is not None:
             grouping["continues_case_id"] = str(segment.continues)
         alerts.append(_new_alert(detection, group.key, severity, grouping))
@@ -86,6 +88,8 @@ def next_slots(slots: dict[str, OpenSlot], planned: list[tuple[str, Segment]]) -
     grown when that case is the one the slot already held."""
     latest: dict[str, OpenSlot] = {}
     for key, segment in planned:  # segments of a key come in time order
+        if segment.held is not None:
+            continue
         times = [d.effective_time for d in segment.detections]
         slot = latest.get(key) or slots.get(key)
         if slot is not None and slot.case_id == segment.target_case_id:

@@ -4,6 +4,7 @@ case is titled. No I/O."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -30,6 +31,9 @@ class Reason(StrEnum):
     OUTSIDE_WINDOW = "outside_window"  # further from the key's case than the window
     CASE_FULL = "case_full"  # the key's case holds the policy's maximum of alerts
     REOPENED_CASE = "reopened_case"  # the key's finished case was reopened (on_closed)
+    # No case: it may not open one (policy.case_creation) and there was none to join.
+    BELOW_MIN_SEVERITY = "below_min_severity"
+    NOT_TAILORED = "not_tailored"
 
 
 @dataclass(frozen=True)
@@ -132,6 +136,9 @@ class Segment:
     existing_alerts: int = 0
     # The slot's case is resolved or closed and the policy says to reopen it.
     reopens: bool = False
+    # Not a case: the detection may not open one (policy.case_creation) and had none to
+    # join; the text says why. Stored as an alert without a case.
+    held: Reason | None = None
 
     @property
     def target_case_id(self) -> uuid.UUID:
@@ -142,14 +149,18 @@ class Segment:
 
 
 def plan_segments(
-    slot: OpenSlot | None, detections: list[DetectionV1], policy: GroupingPolicy
+    slot: OpenSlot | None,
+    detections: list[DetectionV1],
+    policy: GroupingPolicy,
+    may_open: Callable[[DetectionV1], Reason | None] = lambda _: None,
 ) -> list[Segment]:
     """Split a key's new detections (sorted by event time) into cases.
 
     Sliding: a detection joins while the case is open and its time lies within the
     window of the case's span. Fixed: while it falls in the same epoch-aligned window as
     the case's first event. A full case (max_alerts_per_case) is continued by a new,
-    linked case; a gap or a closed case starts an unlinked one."""
+    linked case; a gap or a closed case starts an unlinked one. A detection that would
+    start a case but may not (`may_open` says why) gets a held segment: no case."""
     window = timedelta(seconds=policy.window_seconds)
     segments: list[Segment] = []
     span = _usable_span(slot, policy)
@@ -162,6 +173,14 @@ def plan_segments(
             existing_alerts=slot.alert_count,
             reopens=reopens,
         )
+    # Why a new case would open now, were one needed.
+    opening_reason = (
+        Reason.NO_CASE_FOR_KEY
+        if slot is None
+        else Reason.PREVIOUS_CASE_CLOSED
+        if span is None
+        else Reason.OUTSIDE_WINDOW
+    )
     for detection in sorted(detections, key=lambda d: d.effective_time):
         at = detection.effective_time
         if current is not None and span is not None and _within(span, at, window, policy):
@@ -180,8 +199,13 @@ def plan_segments(
             continue
         if current is not None and current.detections:
             segments.append(current)
-        reason = _why_new(slot, current, span)
-        current = Segment(case_id=None, reason=reason, detections=[detection])
+            opening_reason = Reason.OUTSIDE_WINDOW
+        refusal = may_open(detection)
+        if refusal is not None:
+            segments.append(Segment(case_id=None, detections=[detection], held=refusal))
+            current, span = None, None
+            continue
+        current = Segment(case_id=None, reason=opening_reason, detections=[detection])
         span = (at, at)
     if current is not None and current.detections:
         segments.append(current)
@@ -198,16 +222,6 @@ def _within(
 
 def _fixed_window(at: datetime, window: timedelta) -> int:
     return (at - EPOCH) // window
-
-
-def _why_new(
-    slot: OpenSlot | None, current: Segment | None, span: tuple[datetime, datetime] | None
-) -> Reason:
-    if current is None and slot is None:
-        return Reason.NO_CASE_FOR_KEY
-    if current is None and span is None:
-        return Reason.PREVIOUS_CASE_CLOSED
-    return Reason.OUTSIDE_WINDOW
 
 
 def _usable_span(slot: OpenSlot | None, policy: GroupingPolicy) -> tuple[datetime, datetime] | None:

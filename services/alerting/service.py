@@ -6,6 +6,7 @@ Runs inside the message handler's transaction; it never commits."""
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -18,7 +19,14 @@ from libs.common.policies.repository import current_policy
 from services.alerting import repository
 from services.alerting.case_plans import new_case, next_slots, segment_alerts
 from services.alerting.correlation.service import CorrelationEngine
-from services.alerting.grouping import AppliedPolicy, GroupKey, Segment, group_key, plan_segments
+from services.alerting.grouping import (
+    AppliedPolicy,
+    GroupKey,
+    Reason,
+    Segment,
+    group_key,
+    plan_segments,
+)
 
 ACTOR = "system:alerting"
 
@@ -30,6 +38,15 @@ class BatchOutcome:
     repeats: int = 0  # of those, new occurrences added to their alert's count
     cases_opened: int = 0
     cases_grown: int = 0
+
+
+def _case_rule(policy: AlertingPolicy) -> Callable[[DetectionV1], Reason | None]:
+    def may_open(detection: DetectionV1) -> Reason | None:
+        severity = policy.severity.severity_for(detection)
+        refusal = policy.case_creation.may_open(detection, severity)
+        return Reason(refusal) if refusal else None
+
+    return may_open
 
 
 class GroupingService:
@@ -95,7 +112,7 @@ class GroupingService:
             fresh = [d for d_id, d in by_key[key].items() if d_id not in stored]
             repeats += [d for d_id, d in by_key[key].items() if d_id in stored]
             if fresh:
-                segments = plan_segments(slots.get(key), fresh, policy.grouping)
+                segments = plan_segments(slots.get(key), fresh, policy.grouping, _case_rule(policy))
                 planned += [(key, segment) for segment in segments]
         if planned:
             await self._write(session, tenant_id, planned, groups, applied, policy, outcome)
@@ -122,7 +139,7 @@ class GroupingService:
                 segment_alerts(groups[key], seg, applied, thresholds),
             )
             for key, seg in planned
-            if seg.case_id is None
+            if seg.case_id is None and seg.held is None
         ]
         await self._reopen(session, tenant_id, [seg for _, seg in planned if seg.reopens])
         growths = [
@@ -130,7 +147,15 @@ class GroupingService:
             for key, seg in planned
             if seg.case_id is not None
         ]
-        written = await self._store.apply_grouping(session, tenant_id, openings, growths, ACTOR)
+        uncased = [
+            alert
+            for key, seg in planned
+            if seg.held is not None
+            for alert in segment_alerts(groups[key], seg, applied, thresholds)
+        ]
+        written = await self._store.apply_grouping(
+            session, tenant_id, openings, growths, ACTOR, uncased
+        )
         outcome.stored += len(written.inserted)
         outcome.cases_opened += len(openings)
         outcome.cases_grown += len(growths)

@@ -130,10 +130,14 @@ class CaseRef(BaseModel):
 
 
 class AlertWhy(BaseModel):
-    """Why an alert is in its case: the policy, key, window and decision at grouping time."""
+    """Why an alert is in its case (or in none): the policy, key, window and decision at
+    grouping time."""
 
     alert: AlertSummary
-    case: CaseRef
+    case: CaseRef | None = Field(
+        description="null when the policy did not let the alert open a case and none was "
+        "open to join (grouping.decision is then no_case, with the reason)"
+    )
     grouping: dict[str, Any] | None = Field(
         description="policy and version, key values, window, decision and reason; "
         "null for alerts stored before provenance was recorded"

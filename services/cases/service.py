@@ -81,11 +81,12 @@ class CaseService:
         alert = await repository.get_alert(session, caller.tenant_id, alert_id)
         if alert is None:
             raise NotFound("alert not found", alert_id=str(alert_id))
-        case = await repository.get_case(session, caller.tenant_id, alert.case_id)
-        assert case is not None  # alerts reference their case; both carry the tenant
+        case = None
+        if alert.case_id is not None:
+            case = await repository.get_case(session, caller.tenant_id, alert.case_id)
         return AlertWhy(
             alert=AlertSummary.model_validate(alert),
-            case=CaseRef.model_validate(case),
+            case=CaseRef.model_validate(case) if case is not None else None,
             grouping=alert.grouping,
         )
 

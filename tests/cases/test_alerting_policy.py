@@ -193,3 +193,67 @@ async def test_a_finished_case_is_reopened_when_the_policy_says_so(
         ("case.alert_attached", "system:alerting"),
     ]
     assert (why["decision"], why["reason"]) == ("joined_case", "reopened_case")
+
+
+async def test_what_may_not_open_a_case_joins_one_or_is_kept_without_one(
+    api: httpx.AsyncClient, sessions: SessionFactory, tenant: str
+) -> None:
+    await put_policy(
+        api,
+        {
+            "case_creation": {
+                "mode": "tailored",
+                "rules": ["lsass-dump"],
+                "categories": ["impact"],
+                "min_severity": "medium",
+            },
+            "grouping": {"strategy": "host+rule", "window_seconds": 3600},
+        },
+    )
+    noise = detection(tenant, "noise", rule="port-scan", minutes=0)
+    low = detection(tenant, "low", rule="lsass-dump", minutes=1).model_copy(update={"priority": 1})
+    wanted = detection(tenant, "wanted", rule="lsass-dump", minutes=2)
+    late_low = detection(tenant, "late-low", rule="lsass-dump", minutes=3).model_copy(
+        update={"priority": 1}
+    )
+    by_tactic = detection(tenant, "wiper", rule="wiper", minutes=4).model_copy(
+        update={"mitre": MitreV1(tactics=["impact"])}
+    )
+    await process(sessions, [noise, low, wanted, late_low, by_tactic])
+    async with sessions() as session:
+        rows = await session.execute(
+            text(
+                "SELECT detection_id, case_id, grouping->>'decision' AS decision,"
+                " grouping->>'reason' AS reason FROM alerts WHERE tenant_id = :t"
+            ),
+            {"t": tenant},
+        )
+        alerts = {r.detection_id: r for r in rows}
+    assert len(alerts) == 5  # nothing dropped
+    assert (alerts["noise"].case_id, alerts["noise"].reason) == (None, "not_tailored")
+    assert (alerts["low"].case_id, alerts["low"].reason) == (None, "below_min_severity")
+    assert alerts["low"].decision == "no_case"
+    # Once a case is open, what could not open one still joins it.
+    assert alerts["late-low"].case_id == alerts["wanted"].case_id is not None
+    assert alerts["wiper"].case_id is not None
+    assert len(await cases_of(sessions, tenant)) == 2
+    analyst = as_key(ANALYST)
+    alert_id = await session_alert_id(sessions, tenant, "noise")
+    why = (await api.get(f"/api/v1/alerts/{alert_id}/why", headers=analyst)).json()
+    assert why["case"] is None
+    assert (why["grouping"]["decision"], why["grouping"]["reason"]) == ("no_case", "not_tailored")
+
+
+async def test_tailored_mode_must_name_something(api: httpx.AsyncClient) -> None:
+    response = await put_policy(api, {"case_creation": {"mode": "tailored"}})
+    assert response.status_code == 422
+    assert "at least one rule or category" in str(response.json())
+
+
+async def session_alert_id(sessions: SessionFactory, tenant: str, detection_id: str) -> str:
+    async with sessions() as session:
+        found = await session.scalar(
+            text("SELECT id FROM alerts WHERE tenant_id = :t AND detection_id = :d"),
+            {"t": tenant, "d": detection_id},
+        )
+    return str(found)

@@ -86,6 +86,7 @@ async def apply_grouping(
     openings: Sequence[CaseOpening],
     growths: Sequence[CaseGrowth],
     actor: str,
+    uncased: Sequence[NewAlert] = (),
 ) -> GroupingWrite:
     result = GroupingWrite()
     # The policy in force decides new cases' workflow and every SLA due time computed here.
@@ -99,6 +100,8 @@ async def apply_grouping(
         _alert_row(case.id, a) for case, o in zip(opened, openings, strict=True) for a in o.alerts
     ]
     rows += [_alert_row(g.case_id, a) for g in growths for a in g.alerts]
+    # alerts.v1 names the alert's case, so alerts without one are not published there.
+    rows += [_alert_row(None, a) for a in uncased]
     result.inserted = set(await repository.insert_alerts(session, rows))
     events: list[CaseEventV1] = []
     for case, opening in zip(opened, openings, strict=True):
@@ -227,7 +230,7 @@ def _growth(
     return update, events
 
 
-def _alert_row(case_id: uuid.UUID, alert: NewAlert) -> dict[str, Any]:
+def _alert_row(case_id: uuid.UUID | None, alert: NewAlert) -> dict[str, Any]:
     return {
         # Seen once so far unless the writer says otherwise.
         "last_seen": alert.columns.get("ingested_at"),

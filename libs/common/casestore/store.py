@@ -60,9 +60,13 @@ class CaseStore:
         openings: Sequence[CaseOpening],
         growths: Sequence[CaseGrowth],
         actor: str,
+        uncased: Sequence[NewAlert] = (),
     ) -> GroupingWrite:
-        """Open and grow many cases in one go (alerting's batches)."""
-        return await apply_grouping(session, self.source, tenant_id, openings, growths, actor)
+        """Open and grow many cases in one go (alerting's batches); `uncased` alerts are
+        stored without a case (no case changed, so no case event)."""
+        return await apply_grouping(
+            session, self.source, tenant_id, openings, growths, actor, uncased
+        )
 
     async def open_case(
         self, session: AsyncSession, new: NewCase, alerts: Sequence[NewAlert], actor: str

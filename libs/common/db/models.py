@@ -198,7 +198,8 @@ class Alert(SQLModel, table=True):
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
     tenant_id: str = Field(sa_column=tenant_column())
     detection_id: str = Field(max_length=256)
-    case_id: uuid.UUID = Field(foreign_key="cases.id")
+    # None: the policy did not let this alert open a case and none was open to join.
+    case_id: uuid.UUID | None = Field(default=None, foreign_key="cases.id")
     title: str = Field(max_length=1_024)
     severity: str = Field(max_length=16)
     rule_id: str = Field(max_length=256)

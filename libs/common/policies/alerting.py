@@ -90,8 +90,52 @@ class GroupingPolicy(Strict):
         return self
 
 
+class IngestionMode(StrEnum):
+    ALL = "all"  # every detection may open a case
+    TAILORED = "tailored"  # only detections of the listed rules or categories may
+
+
+class CaseCreation(Strict):
+    """Which detections may open a case. One that may not still joins an open case of its
+    key; with none to join it is stored as an alert without a case (never dropped)."""
+
+    mode: IngestionMode = IngestionMode.ALL
+    # Tailored mode: rule ids or names, and rule categories (MITRE tactics), that may.
+    rules: tuple[str, ...] = Field(default=(), max_length=1_000)
+    categories: tuple[str, ...] = Field(default=(), max_length=100)
+    # Below this (assigned) severity a detection does not open a case.
+    min_severity: Severity = Severity.LOW
+    # Correlation rule types (event_count, temporal_ordered, ...) that always open one.
+    always_open_correlations: tuple[str, ...] = ()
+
+    @model_validator(mode="after")
+    def _tailored_lists_something(self) -> CaseCreation:
+        if self.mode is IngestionMode.TAILORED and not (self.rules or self.categories):
+            raise ValueError("tailored mode needs at least one rule or category")
+        return self
+
+    def may_open(self, detection: DetectionV1, severity: Severity) -> str | None:
+        """None if the detection may open a case, else why not."""
+        if detection.format == "correlation":  # alerting's correlation alerts
+            kind = detection.rule.level or ""
+            if kind in self.always_open_correlations:
+                return None
+        if self.mode is IngestionMode.TAILORED and not self._tailored(detection):
+            return "not_tailored"
+        if severity.rank < self.min_severity.rank:
+            return "below_min_severity"
+        return None
+
+    def _tailored(self, detection: DetectionV1) -> bool:
+        rules = set(self.rules)
+        if detection.rule.id in rules or detection.rule.name in rules:
+            return True
+        return any(tactic in self.categories for tactic in detection.mitre.tactics)
+
+
 class AlertingPolicy(Strict):
     severity: SeverityThresholds = SeverityThresholds()
+    case_creation: CaseCreation = CaseCreation()
     grouping: GroupingPolicy = GroupingPolicy()
 
 
