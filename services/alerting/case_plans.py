@@ -10,15 +10,15 @@ from libs.common.casestore.store import NewAlert, NewCase
 from libs.common.contracts.detections import DetectionV1, Severity
 from libs.common.db.jsonb import SerializedJSON
 from libs.common.policies.alerting import SeverityThresholds
-from services.alerting.case_text import case_description, case_title
-from services.alerting.grouping import (
+from libs.common.policies.grouping import (
     AppliedPolicy,
     GroupKey,
+    OpenSlot,
     Reason,
     Segment,
     provenance,
 )
-from services.alerting.repository import OpenSlot
+from services.alerting.case_text import case_description, case_title
 
 
 def new_case(

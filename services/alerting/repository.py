@@ -3,25 +3,13 @@
 from __future__ import annotations
 
 import hashlib
-import uuid
 from collections.abc import Iterable
-from dataclasses import dataclass
-from datetime import datetime
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from libs.common.contracts.detections import DetectionV1
-
-
-@dataclass
-class OpenSlot:
-    group_key: str
-    case_id: uuid.UUID
-    case_status: str
-    window_start: datetime
-    window_end: datetime
-    alert_count: int = 0
+from libs.common.policies.grouping import OpenSlot
 
 
 def group_lock_id(tenant_id: str, group_key: str) -> int:

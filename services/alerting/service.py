@@ -14,12 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from libs.common.casestore.store import CaseGrowth, CaseOpening, CaseStore
 from libs.common.contracts.cases import CaseStatus
 from libs.common.contracts.detections import DetectionV1
-from libs.common.policies.alerting import DEFAULT_POLICY, AlertingPolicy
-from libs.common.policies.repository import current_policy
-from services.alerting import repository
-from services.alerting.case_plans import new_case, next_slots, segment_alerts
-from services.alerting.correlation.service import CorrelationEngine
-from services.alerting.grouping import (
+from libs.common.policies.alerting import DEFAULT_POLICY, AlertingPolicy, GroupingPolicy
+from libs.common.policies.grouping import (
     AppliedPolicy,
     GroupKey,
     Reason,
@@ -27,6 +23,11 @@ from services.alerting.grouping import (
     group_key,
     plan_segments,
 )
+from libs.common.policies.repository import current_policy
+from services.alerting import repository
+from services.alerting.case_plans import new_case, next_slots, segment_alerts
+from services.alerting.correlation.alerts import correlation_group_key
+from services.alerting.correlation.service import CorrelationEngine
 
 ACTOR = "system:alerting"
 
@@ -38,6 +39,15 @@ class BatchOutcome:
     repeats: int = 0  # of those, new occurrences added to their alert's count
     cases_opened: int = 0
     cases_grown: int = 0
+
+
+def _group_key(detection: DetectionV1, policy: GroupingPolicy) -> GroupKey:
+    """One case per (correlation rule, correlated entity) for correlation alerts; the
+    tenant's grouping policy for everything else."""
+    correlated = correlation_group_key(detection)
+    if correlated is not None:
+        return GroupKey(correlated, "correlation", {"correlation": correlated})
+    return group_key(detection, policy)
 
 
 def _case_rule(policy: AlertingPolicy) -> Callable[[DetectionV1], Reason | None]:
@@ -95,7 +105,7 @@ class GroupingService:
         by_key: dict[str, dict[str, DetectionV1]] = defaultdict(dict)
         repeats: list[DetectionV1] = []  # a detection id seen again: counted, never stored
         for detection in detections:
-            group = group_key(detection, policy.grouping)
+            group = _group_key(detection, policy.grouping)
             groups.setdefault(group.key, group)
             first = by_key[group.key].setdefault(detection.detection_id, detection)
             if first is not detection:

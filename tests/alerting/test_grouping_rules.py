@@ -17,8 +17,7 @@ from libs.common.policies.alerting import (
     Strategy,
     WindowKind,
 )
-from services.alerting.grouping import Reason, group_key, plan_segments
-from services.alerting.repository import OpenSlot
+from libs.common.policies.grouping import OpenSlot, Reason, group_key, plan_segments
 from tests.support.detections import T0, detection
 
 WINDOW = GroupingPolicy(strategy=Strategy.HOST_RULE, window_seconds=3600)

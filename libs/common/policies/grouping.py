@@ -1,5 +1,5 @@
-"""Pure grouping rules: which detections share a case under a tenant's policy, and how a
-case is titled. No I/O."""
+"""Pure grouping rules: which detections share a case under a tenant's alerting policy.
+No I/O: alerting applies them to live batches, the backtest to stored detections."""
 
 from __future__ import annotations
 
@@ -14,12 +14,20 @@ from libs.common.casestore.lifecycle import OPEN_STATUSES, REOPENABLE
 from libs.common.contracts.cases import CaseStatus
 from libs.common.contracts.detections import DetectionV1, Severity
 from libs.common.policies.alerting import GroupingPolicy, OnClosed, Strategy, WindowKind
-from services.alerting.correlation.alerts import correlation_group_key
-from services.alerting.repository import OpenSlot
-
-CORRELATION_STRATEGY = "correlation"  # not a policy choice: how correlation alerts group
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+@dataclass
+class OpenSlot:
+    """A group key's latest case and the event-time span of its alerts."""
+
+    group_key: str
+    case_id: uuid.UUID
+    case_status: str
+    window_start: datetime
+    window_end: datetime
+    alert_count: int = 0
 
 
 class Reason(StrEnum):
@@ -41,7 +49,7 @@ class GroupKey:
     """What a detection is grouped by: the key string and the values it was made of."""
 
     key: str
-    strategy: str  # a Strategy value, or "correlation"
+    strategy: str  # a Strategy value, or how a caller keys its own alerts ("correlation")
     values: dict[str, str | None]
     # The strategy found nothing to group on (no entity of the configured types, no
     # technique...) and host+rule was used instead.
@@ -49,9 +57,6 @@ class GroupKey:
 
 
 def group_key(detection: DetectionV1, policy: GroupingPolicy) -> GroupKey:
-    correlated = correlation_group_key(detection)
-    if correlated is not None:  # one case per (correlation rule, correlated entity)
-        return GroupKey(correlated, CORRELATION_STRATEGY, {"correlation": correlated})
     strategy = policy.strategy
     if strategy is Strategy.ENTITY:
         for kind in policy.entity_types:
