@@ -9,10 +9,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request, status
+from fastapi import APIRouter, Query, status
 from pydantic import BaseModel
 
-from libs.common.http import Principal
 from libs.common.policies.alerting import AlertingPolicy
 from libs.common.policies.repository import (
     PolicyVersion,
@@ -20,7 +19,7 @@ from libs.common.policies.repository import (
     current_policy,
     policy_history,
 )
-from services.cases.api import Session
+from services.cases.api import Admin, Session
 
 router = APIRouter(prefix="/api/v1/admin/alerting-policy", tags=["admin"])
 
@@ -31,14 +30,6 @@ class PolicyOut(BaseModel):
     # Both null for version 0, the built-in default.
     created_at: datetime | None
     created_by: str | None
-
-
-async def admin(request: Request) -> Principal:
-    authenticated: Principal = await request.app.state.admin_authenticator.authenticate(request)
-    return authenticated
-
-
-Admin = Annotated[Principal, Depends(admin)]
 
 
 def _out(version: PolicyVersion) -> PolicyOut:

@@ -36,6 +36,12 @@ async def principal(request: Request) -> Principal:
     return authenticated
 
 
+async def admin_principal(request: Request) -> Principal:
+    """Tenant admins (CASESTREAM__CASES__ADMIN_API_KEYS): tenant-wide settings."""
+    authenticated: Principal = await request.app.state.admin_authenticator.authenticate(request)
+    return authenticated
+
+
 async def unit_of_work(request: Request) -> AsyncIterator[AsyncSession]:
     async with transaction(request.app.state.sessions) as session:
         yield session
@@ -49,6 +55,7 @@ def case_service(request: Request) -> CaseService:
 
 
 Caller = Annotated[Principal, Depends(principal)]
+Admin = Annotated[Principal, Depends(admin_principal)]
 # scope="function": the transaction commits before the response is sent, so a 2xx means
 # the change is durable and a client reading right after sees it.
 Session = Annotated[AsyncSession, Depends(unit_of_work, scope="function")]

@@ -12,6 +12,7 @@ from libs.common.kafka import create_broker, ensure_topics
 from libs.common.outbox import OutboxRelay
 from services.cases.alerting_policy_api import router as alerting_policy_router
 from services.cases.api import router
+from services.cases.backtest_api import router as backtest_router
 from services.cases.policy_api import router as policy_router
 from services.cases.service import CaseService
 from services.cases.settings import CasesSettings
@@ -52,6 +53,7 @@ def create_app(settings: CasesSettings) -> FastAPI:
     app.include_router(router)
     app.include_router(policy_router)
     app.include_router(alerting_policy_router)
+    app.include_router(backtest_router)
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:

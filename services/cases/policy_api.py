@@ -3,32 +3,13 @@ admin credentials may call it, and only for their own tenant."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from typing import Annotated
+from fastapi import APIRouter
 
-from fastapi import APIRouter, Depends, Request
-from sqlalchemy.ext.asyncio import AsyncSession
-
-from libs.common.db.engine import transaction
-from libs.common.http import Principal
 from services.cases import policy_service
+from services.cases.api import Admin, Session
 from services.cases.schemas import CasePolicyIn, CasePolicyOut
 
 router = APIRouter(prefix="/api/v1/admin/case-policy", tags=["admin"])
-
-
-async def admin(request: Request) -> Principal:
-    authenticated: Principal = await request.app.state.admin_authenticator.authenticate(request)
-    return authenticated
-
-
-async def unit_of_work(request: Request) -> AsyncIterator[AsyncSession]:
-    async with transaction(request.app.state.sessions) as session:
-        yield session
-
-
-Admin = Annotated[Principal, Depends(admin)]
-Session = Annotated[AsyncSession, Depends(unit_of_work, scope="function")]
 
 
 @router.get("", response_model=CasePolicyOut, summary="The tenant's case policy in force")

@@ -8,7 +8,9 @@ from datetime import datetime
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from libs.common.contracts.detections import DetectionV1
 from libs.common.policies.alerting import DEFAULT_POLICY, AlertingPolicy
+from libs.common.policies.backtest import StoredDetection
 
 
 @dataclass(frozen=True)
@@ -74,3 +76,19 @@ async def append_policy(
         )
     ).one()
     return PolicyVersion(row.version, policy, row.created_at, actor)
+
+
+async def stored_detections(
+    session: AsyncSession, tenant_id: str, start: datetime, end: datetime, limit: int
+) -> list[StoredDetection]:
+    """The tenant's stored detections with event time in [start, end), oldest first, at
+    most `limit` (the caller asks for one more to tell that the range was too large)."""
+    rows = await session.execute(
+        text(
+            "SELECT case_id, detection FROM alerts WHERE tenant_id = :tenant"
+            " AND effective_time >= :start AND effective_time < :end"
+            " ORDER BY effective_time LIMIT :limit"
+        ),
+        {"tenant": tenant_id, "start": start, "end": end, "limit": limit},
+    )
+    return [StoredDetection(DetectionV1.model_validate(row.detection), row.case_id) for row in rows]
