@@ -6,7 +6,7 @@ PYTHON ?= python3
 UV_VERSION := 0.13.9
 UV := $(PYTHON) -m uv
 
-.PHONY: setup dev test lint format bench bench-pipeline bench-ingest triage-eval schemas
+.PHONY: setup dev test lint format bench bench-pipeline bench-ingest bench-alerting triage-eval schemas
 
 setup:
 	@$(UV) --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet "uv==$(UV_VERSION)"
@@ -27,13 +27,16 @@ format: setup
 	$(UV) run ruff format .
 	$(UV) run ruff check --fix .
 
-bench: bench-pipeline bench-ingest  ## both benchmarks; figures in docs/benchmarks.md
+bench: bench-pipeline bench-ingest bench-alerting  ## all benchmarks; figures in docs/benchmarks.md
 
 bench-pipeline: setup  ## ../shared/data over HTTP through ingest and alerting into cases
 	$(UV) run python -m bench.pipeline $(ARGS)
 
 bench-ingest: setup  ## HTTP batches of 1, 100, 1,000 and detections.raw.v1 into ingest
 	$(UV) run python -m bench.ingest $(ARGS)
+
+bench-alerting: setup  ## one alerting process: backlog detections/s and paced latency
+	$(UV) run python -m bench.alerting $(ARGS)
 
 triage-eval: setup  ## score candidate alerting policies' cases against the corpus' incidents
 	$(UV) run python -m bench.triage_eval $(ARGS)

@@ -1,0 +1,184 @@
+"""`make bench-alerting`: sustained detections/s through one alerting process, and the
+detection-to-case latency when it keeps up.
+
+1. Backlog: the corpus is written to `detections.v1` first (as ingest would publish it),
+   then one `python -m services.alerting` drains it: detections/s from its first stored
+   alert to its last, in batches, through grouping into cases in Postgres.
+2. Paced: detections produced at a fixed rate below that capacity; latency per
+   detection from its publication (`ingested_at`) to its alert row (`stored_at`).
+Both beside the raw broker rates measured in the same run, with CPU per detection and
+peak RSS of the alerting process."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import time
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+import asyncpg
+from aiokafka import AIOKafkaProducer
+
+from bench.infrastructure import add_common_arguments, bench_infrastructure
+from bench.kafka_baseline import measure_kafka
+from bench.measure import percentile, read_process
+from bench.pipeline import wait_for_alerts
+from bench.replay import load_corpus
+from libs.common.contracts.detections import DetectionV1
+from libs.embedded.pipeline import PipelineConfig, ServiceProcesses
+from libs.embedded.postgres import asyncpg_dsn
+from services.ingest.normalize import normalize_native
+from services.ingest.publisher import kafka_headers
+from services.ingest.schemas import NativeDetection
+
+PARTITIONS = 3
+
+
+def as_published(documents: list[dict[str, Any]], tenant: str) -> list[DetectionV1]:
+    now = datetime.now(UTC)
+    return [normalize_native(NativeDetection.model_validate(d), d, tenant, now) for d in documents]
+
+
+async def produce(bootstrap: str, detections: list[DetectionV1], rate: float = 0) -> None:
+    """At `rate` detections/s (0: as fast as the broker takes them), each stamped with its
+    publication time, so latency runs from the moment it is on the topic."""
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap, acks="all", linger_ms=2, max_batch_size=1_048_576
+    )
+    await producer.start()
+    started = time.perf_counter()
+    try:
+        futures = []
+        for n, detection in enumerate(detections):
+            if rate:
+                await asyncio.sleep(max(0.0, started + n / rate - time.perf_counter()))
+                detection.ingested_at = datetime.now(UTC)
+            futures.append(
+                await producer.send(
+                    "detections.v1",
+                    detection.model_dump_json().encode(),
+                    key=detection.partition_key(),
+                    headers=kafka_headers(detection),
+                )
+            )
+        await asyncio.gather(*futures)
+    finally:
+        await producer.stop()
+
+
+async def stored_count(dsn: str, tenant: str) -> int:
+    connection = await asyncpg.connect(dsn)
+    try:
+        count: int = await connection.fetchval(
+            "SELECT count(*) FROM alerts WHERE tenant_id = $1", tenant
+        )
+    finally:
+        await connection.close()
+    return count
+
+
+async def stored_figures(dsn: str, tenant: str) -> dict[str, Any]:
+    connection = await asyncpg.connect(dsn)
+    try:
+        first, last, count = await connection.fetchrow(
+            "SELECT min(stored_at), max(stored_at), count(*) FROM alerts WHERE tenant_id = $1",
+            tenant,
+        )
+        lags = await connection.fetch(
+            "SELECT extract(epoch FROM stored_at - ingested_at) FROM alerts WHERE tenant_id = $1",
+            tenant,
+        )
+        cases = await connection.fetchval("SELECT count(*) FROM cases WHERE tenant_id = $1", tenant)
+    finally:
+        await connection.close()
+    return {
+        "count": count,
+        "span": (last - first).total_seconds() if count > 1 else float("nan"),
+        "lags": [float(row[0]) for row in lags],
+        "cases": cases,
+    }
+
+
+async def run(args: argparse.Namespace) -> dict[str, Any]:
+    documents = load_corpus(args.data)[: args.limit or None]
+    unique = len({d["detection_id"] for d in documents})
+    backlog_tenant = f"bench-alerting-{uuid.uuid4().hex[:6]}"
+    paced_tenant = f"{backlog_tenant}-paced"
+    async with bench_infrastructure("bench-alerting", args.postgres, PARTITIONS) as infra:
+        bootstrap, dsn = infra.broker.bootstrap_servers, asyncpg_dsn(infra.database_url)
+        backlog = as_published(documents, backlog_tenant)
+        baseline = await measure_kafka(
+            bootstrap, [d.model_dump_json().encode() for d in backlog], PARTITIONS
+        )
+        await produce(bootstrap, backlog)
+        config = PipelineConfig.with_fresh_credentials(
+            database_url=infra.database_url,
+            bootstrap_servers=bootstrap,
+            tenant=backlog_tenant,
+            log_dir=infra.workdir / "logs",
+            partitions=PARTITIONS,
+            extra_env={"CASESTREAM__LOG__LEVEL": "WARNING"},
+        )
+        services = ServiceProcesses(config, names=("alerting",))
+        await asyncio.to_thread(services.start)
+        try:
+            pid = services.processes["alerting"].pid
+            assert pid is not None
+            # CPU from the first stored alert on: start-up (imports, group join) excluded.
+            await wait_for_alerts(dsn, backlog_tenant, 1, within_seconds=120)
+            working, already = read_process(pid), await stored_count(dsn, backlog_tenant)
+            await wait_for_alerts(dsn, backlog_tenant, unique, within_seconds=900)
+            drained = read_process(pid)
+            paced = as_published(documents[: args.paced_count], paced_tenant)
+            await produce(bootstrap, paced, rate=args.rate)
+            await wait_for_alerts(
+                dsn, paced_tenant, len({d.detection_id for d in paced}), within_seconds=300
+            )
+            after = read_process(pid)
+        finally:
+            await asyncio.to_thread(services.stop)
+        heavy, light = (
+            await stored_figures(dsn, backlog_tenant),
+            await stored_figures(dsn, paced_tenant),
+        )
+    per_second = heavy["count"] / heavy["span"]
+    result = {
+        "when": datetime.now(UTC).isoformat(timespec="seconds"),
+        "detections": len(documents),
+        "raw_kafka_produce_per_s": round(baseline.produce_per_second),
+        "raw_kafka_consume_per_s": round(baseline.consume_per_second),
+        "backlog_alerting_per_s": round(per_second),
+        "backlog_vs_kafka_consume": round(per_second / baseline.consume_per_second, 3),
+        "backlog_cases": heavy["cases"],
+        "alerting_cpu_ms_per_detection": round(
+            (drained.cpu_seconds - working.cpu_seconds) * 1000 / (unique - already), 3
+        ),
+        "paced_rate_per_s": args.rate,
+        "paced_detections": light["count"],
+        "paced_latency_p50_ms": round(percentile(light["lags"], 0.5) * 1000, 1),
+        "paced_latency_p99_ms": round(percentile(light["lags"], 0.99) * 1000, 1),
+        "alerting_peak_rss_mib": round(after.peak_rss_mib, 1),
+        "target_per_s": 5_000,
+    }
+    width = max(map(len, result))
+    for key, value in result.items():
+        print(f"{key:<{width}}  {value}")
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    add_common_arguments(parser)
+    parser.add_argument("--rate", type=float, default=300, help="paced phase, detections/s")
+    parser.add_argument("--paced-count", type=int, default=3_000)
+    args = parser.parse_args()
+    result = asyncio.run(run(args))
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "alerting-latest.json").write_text(json.dumps(result, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
