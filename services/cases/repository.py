@@ -6,19 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import (
-    DateTime,
-    Integer,
-    and_,
-    cast,
-    false,
-    func,
-    literal_column,
-    not_,
-    or_,
-    text,
-    tuple_,
-)
+from sqlalchemy import Integer, and_, cast, func, or_, text
 from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import defer
@@ -27,52 +15,6 @@ from sqlmodel import col, select
 from libs.common.casestore.lifecycle import OPEN_STATUSES, WORKFLOWS, Workflow
 from libs.common.contracts.cases import CaseClassification, CaseStatus
 from libs.common.db.models import Alert, Case, CaseEvent, CaseNote, TenantCasePolicy
-from services.cases.listing import CaseFilter, CaseSort, Position
-
-# Sorts cases without a due time after every case with one.
-NO_DUE_TIME: Any = literal_column("'infinity'::timestamptz", type_=DateTime(timezone=True))
-
-
-async def list_cases(
-    session: AsyncSession,
-    tenant_id: str,
-    filters: CaseFilter,
-    *,
-    after: Position | None,
-    limit: int,
-) -> list[Case]:
-    statement = select(Case).where(Case.tenant_id == tenant_id)
-    if filters.statuses:
-        statement = statement.where(col(Case.status).in_(filters.statuses))
-    if filters.severities:
-        statement = statement.where(col(Case.severity).in_(filters.severities))
-    if filters.classifications:
-        statement = statement.where(col(Case.classification).in_(filters.classifications))
-    if filters.sla_breached is not None:
-        breached = func.coalesce(sla_breached(), false())
-        statement = statement.where(breached if filters.sla_breached else not_(breached))
-    if filters.sort is CaseSort.NEWEST:
-        key: Any = col(Case.created_at)
-        if after is not None:
-            statement = statement.where(tuple_(key, col(Case.id)) < tuple_(after[0], after[1]))
-        ordering = [key.desc(), col(Case.id).desc()]
-    else:
-        key = func.coalesce(getattr(Case, filters.sort.value), NO_DUE_TIME)
-        if after is not None:
-            position = after[0] if after[0] is not None else NO_DUE_TIME
-            statement = statement.where(tuple_(key, col(Case.id)) > tuple_(position, after[1]))
-        ordering = [key.asc(), col(Case.id).asc()]
-    statement = statement.order_by(*ordering).limit(limit)
-    return list((await session.execute(statement)).scalars())
-
-
-def sla_breached() -> Any:
-    """A due time passed before its acknowledgement/resolution, or passed with none yet.
-    NULL (not false) for cases without due times."""
-    return or_(
-        col(Case.ack_due_at) < func.coalesce(col(Case.acknowledged_at), func.now()),
-        col(Case.resolve_due_at) < func.coalesce(col(Case.resolved_at), func.now()),
-    )
 
 
 async def get_case(session: AsyncSession, tenant_id: str, case_id: uuid.UUID) -> Case | None:

@@ -151,6 +151,11 @@ class AuditVerdict(BaseModel):
 class CasePage(BaseModel):
     items: list[CaseSummary]
     next_cursor: str | None
+    counts: dict[CaseStatus, int] = Field(
+        description="cases per status matching the same filters, over all pages "
+        "(statuses without cases are left out)"
+    )
+    total: int = Field(description="the sum of counts: every case matching the filters")
 
 
 class CaseIn(BaseModel):

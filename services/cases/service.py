@@ -12,8 +12,8 @@ from libs.common.casestore.chain import verify_chain
 from libs.common.casestore.store import CaseStore, NewCase
 from libs.common.errors import NotFound
 from libs.common.http import Principal
-from services.cases import repository
-from services.cases.listing import CaseFilter, decode_cursor, encode_cursor
+from services.cases import list_repository, repository
+from services.cases.listing import CaseFilter, decode_cursor, encode_cursor, normalized
 from services.cases.schemas import (
     AlertSummary,
     AlertWhy,
@@ -43,14 +43,18 @@ class CaseService:
         cursor: str | None,
         limit: int,
     ) -> CasePage:
-        after = decode_cursor(cursor, filters.sort) if cursor else None
-        rows = await repository.list_cases(
+        filters = normalized(filters)
+        after = decode_cursor(cursor, filters.ordering) if cursor else None
+        rows = await list_repository.list_cases(
             session, caller.tenant_id, filters, after=after, limit=limit + 1
         )
+        counts = await list_repository.count_by_status(session, caller.tenant_id, filters)
         page, more = rows[:limit], len(rows) > limit
         return CasePage(
             items=[CaseSummary.model_validate(row) for row in page],
-            next_cursor=encode_cursor(page[-1], filters.sort) if more else None,
+            next_cursor=encode_cursor(page[-1], filters.ordering) if more else None,
+            counts=counts,
+            total=sum(counts.values()),
         )
 
     async def get_case(

@@ -2,9 +2,9 @@
 statements, however many cases the batch touches.
 
 Per batch: one case-number allocation, one read of the tenant's case policy, one insert
-of new cases, one lock of the cases being grown, one insert of all alerts, one update of
-the grown cases, and one insert each of audit events and outbox rows. Every case change
-still gets exactly one event."""
+of new cases, one lock of the cases being grown, one insert of all alerts and one of their
+entities, one update of the grown cases, and one insert each of audit events and outbox
+rows. Every case change still gets exactly one event."""
 
 from __future__ import annotations
 
@@ -100,6 +100,7 @@ async def apply_grouping(
     ]
     rows += [_alert_row(g.case_id, a) for g in growths for a in g.alerts]
     result.inserted = set(await repository.insert_alerts(session, rows))
+    await repository.record_case_entities(session, tenant_id, sorted(result.inserted))
     events: list[CaseEventV1] = []
     for case, opening in zip(opened, openings, strict=True):
         stored = [a.id for a in opening.alerts if a.id in result.inserted]
