@@ -93,6 +93,15 @@ def case_filter(
     created_before: Annotated[datetime | None, Query(description="exclusive")] = None,
     updated_after: Annotated[datetime | None, Query(description="inclusive")] = None,
     updated_before: Annotated[datetime | None, Query(description="exclusive")] = None,
+    q: Annotated[
+        str | None,
+        Query(
+            min_length=1,
+            max_length=512,
+            description="full text over title, description, summary, conclusion and notes: "
+            'words, "phrases", OR, -word; results keep the requested sort',
+        ),
+    ] = None,
     sort: Annotated[CaseSort, Query()] = CaseSort.CREATED,
     order: Annotated[
         SortOrder | None, Query(description="default: desc, and asc for the due times")
@@ -113,6 +122,7 @@ def case_filter(
         created_before=created_before,
         updated_after=updated_after,
         updated_before=updated_before,
+        q=q,
         ordering=Ordering.of(sort, order),
     )
 

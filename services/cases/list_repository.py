@@ -3,24 +3,42 @@ filters on the tenant.
 
 Each sort has a tenant-leading index in its key order (models.py), so a page reads
 `limit + 1` index entries past the cursor, never an OFFSET. Selective filters (assignee,
-host, rule, tags, entity) have their own indexes and the planner picks between them and
-the sort index."""
+host, rule, tags, entity, text) have their own indexes and the planner picks between
+them and the sort index.
+
+Full-text search (`q`) filters; it does not rank. Matches come in the requested sort
+(newest first by default), which keeps keyset pages stable and cheap and is the order a
+SOC queue is read in; ranking every match by ts_rank would mean reading them all."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import DateTime, and_, false, func, literal_column, not_, or_, select, tuple_
+from sqlalchemy import (
+    DateTime,
+    and_,
+    cast,
+    false,
+    func,
+    literal_column,
+    not_,
+    or_,
+    select,
+    tuple_,
+    union,
+)
+from sqlalchemy.dialects.postgresql import REGCONFIG
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import Select
 from sqlmodel import col
 
-from libs.common.db.models import Case, CaseEntity
+from libs.common.db.models import Case, CaseEntity, CaseNote
 from services.cases.listing import CaseFilter, CaseSort, Ordering, Position, SortOrder
 
 # Sorts cases without a due time after every case with one (and matches the due indexes).
 NO_DUE_TIME: Any = literal_column("'infinity'::timestamptz", type_=DateTime(timezone=True))
 CASES = Case.__table__  # type: ignore[attr-defined]
+NOTES = CaseNote.__table__  # type: ignore[attr-defined]
 
 
 def sort_columns(sort: CaseSort) -> list[Any]:
@@ -90,6 +108,8 @@ def _filtered(statement: Select[Any], tenant_id: str, filters: CaseFilter) -> Se
         conditions.append(CASES.c.rule_id == filters.rule_id)
     if filters.entity is not None:
         conditions.append(CASES.c.id.in_(_cases_with_entity(tenant_id, filters)))
+    if filters.q is not None:
+        conditions.append(CASES.c.id.in_(_cases_matching(tenant_id, filters.q)))
     for column, bound, later in (
         ("created_at", filters.created_after, True),
         ("created_at", filters.created_before, False),
@@ -108,6 +128,29 @@ def _cases_with_entity(tenant_id: str, filters: CaseFilter) -> Select[Any]:
     if filters.entity_type is not None:
         found = found.where(col(CaseEntity.entity_type) == filters.entity_type.value)
     return found
+
+
+def _search_query(q: str) -> Any:
+    return func.websearch_to_tsquery(cast("english", REGCONFIG), q)
+
+
+def _cases_matching(tenant_id: str, q: str) -> Any:
+    """Cases whose own text or any of whose notes match: each side is a GIN lookup, and
+    the union keeps it two index scans (an OR across the join would scan every case)."""
+    query = _search_query(q)
+    own = select(CASES.c.id).where(
+        CASES.c.tenant_id == tenant_id, CASES.c.search_vector.op("@@")(query)
+    )
+    in_notes = select(NOTES.c.case_id).where(
+        NOTES.c.tenant_id == tenant_id, NOTES.c.search_vector.op("@@")(query)
+    )
+    return union(own, in_notes)
+
+
+async def has_search_terms(session: AsyncSession, q: str) -> bool:
+    """False for a query of stop words or punctuation only: it would match nothing."""
+    terms = await session.scalar(select(func.numnode(_search_query(q))))
+    return bool(terms)
 
 
 def sla_breached() -> Any:

@@ -82,6 +82,9 @@ class CaseFilter:
     created_before: datetime | None = None
     updated_after: datetime | None = None
     updated_before: datetime | None = None
+    # Words, "quoted phrases", OR and -excluded words (websearch syntax) over the title,
+    # description, investigation summary, conclusion and notes.
+    q: str | None = None
     ordering: Ordering = Ordering(CaseSort.CREATED, SortOrder.DESC)
 
 
@@ -100,7 +103,10 @@ def normalized(filters: CaseFilter) -> CaseFilter:
     if filters.entity_type is not None and entity is None:
         raise InvalidInput("entity_type needs entity", parameter="entity_type")
     tags = sorted({tag.strip().lower() for tag in filters.tags if tag.strip()})
-    return replace(filters, entity=entity or None, tags=tags)
+    q = filters.q.strip() if filters.q is not None else None
+    if q == "":
+        raise InvalidInput("q has no words to search for", parameter="q")
+    return replace(filters, entity=entity or None, tags=tags, q=q)
 
 
 # The sort key of the last case of a page: its values in sort-key order, then its id.

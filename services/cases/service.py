@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from libs.common.casestore.chain import verify_chain
 from libs.common.casestore.store import CaseStore, NewCase
-from libs.common.errors import NotFound
+from libs.common.errors import InvalidInput, NotFound
 from libs.common.http import Principal
 from services.cases import list_repository, repository
 from services.cases.listing import CaseFilter, decode_cursor, encode_cursor, normalized
@@ -44,6 +44,8 @@ class CaseService:
         limit: int,
     ) -> CasePage:
         filters = normalized(filters)
+        if filters.q is not None and not await list_repository.has_search_terms(session, filters.q):
+            raise InvalidInput("q has no words to search for", parameter="q")
         after = decode_cursor(cursor, filters.ordering) if cursor else None
         rows = await list_repository.list_cases(
             session, caller.tenant_id, filters, after=after, limit=limit + 1

@@ -276,3 +276,49 @@ async def test_an_outsider_filters_only_their_own_cases(
     for params in ({"entity": "10.9.9.9"}, {"assignee": "ana"}, {"tag": "x"}, {}):
         page = (await client.get("/api/v1/cases", params=params, headers=outsider)).json()
         assert (page["items"], page["counts"], page["total"]) == ([], {}, 0)
+
+
+async def test_full_text_finds_title_description_and_notes(
+    client: httpx.AsyncClient, sessions: SessionFactory, tenant: str
+) -> None:
+    by_title = await open_case(sessions, tenant, title="Phishing mail to finance")
+    by_text = await open_case(
+        sessions, tenant, title="Odd login", description="Mimikatz ran on DC-01 at night"
+    )
+    by_note = await open_case(sessions, tenant, title="Beacon")
+    await open_case(sessions, tenant, title="Unrelated noise")
+    note = {"body": "Confirmed the user clicked the phished link; resetting credentials"}
+    assert (await client.post(f"/api/v1/cases/{by_note}/notes", json=note)).status_code == 201
+
+    # Stemmed: "phishing" in the query also finds "phished" in a note.
+    assert await listed(client, q="phishing") == [str(by_note), str(by_title)]
+    assert await listed(client, q="mimikatz") == [str(by_text)]
+    assert await listed(client, q="credentials reset") == [str(by_note)]
+    assert await listed(client, q='"ran on dc-01"') == [str(by_text)]
+    assert await listed(client, q="phishing -finance") == [str(by_note)]
+    assert await listed(client, q="mimikatz OR beacon") == [str(by_note), str(by_text)]
+    # Combined with other filters, sorts and counts like any filter.
+    page = (await client.get("/api/v1/cases", params={"q": "phishing", "sort": "number"})).json()
+    assert [i["id"] for i in page["items"]] == [str(by_note), str(by_title)]
+    assert page["counts"] == {"new": 2}
+    # A field edited later is searchable at once.
+    await client.patch(f"/api/v1/cases/{by_title}", json={"conclusion": "ransomware staging"})
+    assert await listed(client, q="ransomware") == [str(by_title)]
+
+
+@pytest.mark.parametrize("q", ["the", "   ", "!!"])
+async def test_a_search_without_words_is_refused(client: httpx.AsyncClient, q: str) -> None:
+    response = await client.get("/api/v1/cases", params={"q": q})
+    assert response.status_code == 422
+    assert response.json()["details"]["parameter"] == "q"
+
+
+async def test_an_outsider_finds_nothing_by_text(
+    client: httpx.AsyncClient, sessions: SessionFactory, tenant: str
+) -> None:
+    case_id = await open_case(sessions, tenant, title="Secret exfiltration case")
+    await client.post(f"/api/v1/cases/{case_id}/notes", json={"body": "zebracorn marker"})
+    outsider = {"authorization": f"Bearer {OUTSIDER}"}
+    for q in ("exfiltration", "zebracorn"):
+        page = (await client.get("/api/v1/cases", params={"q": q}, headers=outsider)).json()
+        assert (page["items"], page["total"]) == ([], 0)

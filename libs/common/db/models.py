@@ -21,7 +21,7 @@ from sqlalchemy import (
     UniqueConstraint,
     text,
 )
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.dialects.postgresql import ARRAY, TSVECTOR
 from sqlmodel import Field, SQLModel
 
 from libs.common.contracts.detections import Severity
@@ -138,6 +138,18 @@ Case.__table__.append_column(  # type: ignore[attr-defined]
 Case.__table__.append_column(  # type: ignore[attr-defined]
     Column("tags_folded", ARRAY(Text), Computed("casestream_fold_tags(tags)", persisted=True))
 )
+# Full-text search over what people write on a case (notes have their own, below). The
+# 'english' configuration stems ("phished" finds "phishing") and keeps host names, IPs
+# and hashes as whole tokens; the title weighs most should a ranked search come later.
+CASE_SEARCH_VECTOR = (
+    "setweight(to_tsvector('english', coalesce(title, '')), 'A') || "
+    "setweight(to_tsvector('english', coalesce(description, '')), 'B') || "
+    "setweight(to_tsvector('english', coalesce(investigation_summary, '') || ' ' || "
+    "coalesce(conclusion, '')), 'C')"
+)
+Case.__table__.append_column(  # type: ignore[attr-defined]
+    Column("search_vector", TSVECTOR, Computed(CASE_SEARCH_VECTOR, persisted=True))
+)
 _cases = Case.__table__  # type: ignore[attr-defined]
 Index(
     "ix_cases_tenant_severity",
@@ -147,6 +159,7 @@ Index(
     _cases.c.id,
 )
 Index("ix_cases_tags_folded", _cases.c.tags_folded, postgresql_using="gin")
+Index("ix_cases_search_vector", _cases.c.search_vector, postgresql_using="gin")
 
 
 class CaseEntity(SQLModel, table=True):
@@ -331,6 +344,13 @@ class CaseNote(SQLModel, table=True):
     body: str = Field(max_length=65_536)
     idempotency_key: str | None = Field(default=None, max_length=256)
     created_at: datetime = Field(sa_column=tz_column(server_now=True))
+
+
+_notes = CaseNote.__table__  # type: ignore[attr-defined]
+_notes.append_column(
+    Column("search_vector", TSVECTOR, Computed("to_tsvector('english', body)", persisted=True))
+)
+Index("ix_case_notes_search_vector", _notes.c.search_vector, postgresql_using="gin")
 
 
 class OutboxMessage(SQLModel, table=True):

@@ -1,4 +1,4 @@
-"""case list filters, sorts and entity index
+"""case list filters, sorts, entity index and full-text search
 
 Revision ID: 0011
 Revises: 0009
@@ -25,6 +25,12 @@ FOLD_TAGS = (
     "CREATE FUNCTION casestream_fold_tags(tags text[]) RETURNS text[] "
     "LANGUAGE sql IMMUTABLE PARALLEL SAFE AS "
     "$$ SELECT coalesce(array_agg(lower(t)), '{}') FROM unnest(tags) AS t $$"
+)
+CASE_SEARCH_VECTOR = (
+    "setweight(to_tsvector('english', coalesce(title, '')), 'A') || "
+    "setweight(to_tsvector('english', coalesce(description, '')), 'B') || "
+    "setweight(to_tsvector('english', coalesce(investigation_summary, '') || ' ' || "
+    "coalesce(conclusion, '')), 'C')"
 )
 # The same statement the case store runs for alerts it stores (casestore/repository.py).
 BACKFILL_ENTITIES = (
@@ -115,9 +121,41 @@ def upgrade() -> None:
     op.create_index(
         "ix_cases_tenant_updated", "cases", ["tenant_id", "updated_at", "id"], unique=False
     )
+    op.add_column(
+        "cases",
+        sa.Column(
+            "search_vector",
+            postgresql.TSVECTOR(),
+            sa.Computed(CASE_SEARCH_VECTOR, persisted=True),
+            nullable=True,
+        ),
+    )
+    op.create_index(
+        "ix_cases_search_vector", "cases", ["search_vector"], unique=False, postgresql_using="gin"
+    )
+    op.add_column(
+        "case_notes",
+        sa.Column(
+            "search_vector",
+            postgresql.TSVECTOR(),
+            sa.Computed("to_tsvector('english', body)", persisted=True),
+            nullable=True,
+        ),
+    )
+    op.create_index(
+        "ix_case_notes_search_vector",
+        "case_notes",
+        ["search_vector"],
+        unique=False,
+        postgresql_using="gin",
+    )
 
 
 def downgrade() -> None:
+    op.drop_index("ix_case_notes_search_vector", table_name="case_notes", postgresql_using="gin")
+    op.drop_column("case_notes", "search_vector")
+    op.drop_index("ix_cases_search_vector", table_name="cases", postgresql_using="gin")
+    op.drop_column("cases", "search_vector")
     op.drop_index("ix_cases_tenant_updated", table_name="cases")
     op.drop_index("ix_cases_tenant_severity", table_name="cases")
     op.drop_index("ix_cases_tenant_rule_id", table_name="cases")
