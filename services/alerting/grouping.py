@@ -26,7 +26,8 @@ class Reason(StrEnum):
 
     JOINED_OPEN_CASE = "joined_open_case"  # within the window of an open case of its key
     NO_CASE_FOR_KEY = "no_case_for_key"  # first detection of its key
-    PREVIOUS_CASE_CLOSED = "previous_case_closed"  # the key's case is resolved or closed
+    # The key's case is resolved, closed or deleted.
+    PREVIOUS_CASE_CLOSED = "previous_case_closed"
     OUTSIDE_WINDOW = "outside_window"  # further from the key's case than the window
     CASE_FULL = "case_full"  # the key's case holds the policy's maximum of alerts
 
@@ -202,7 +203,7 @@ def _why_new(
 
 
 def _usable_span(slot: OpenSlot | None) -> tuple[datetime, datetime] | None:
-    if slot is None or CaseStatus(slot.case_status) not in OPEN_STATUSES:
+    if slot is None or slot.case_deleted or CaseStatus(slot.case_status) not in OPEN_STATUSES:
         return None
     return (slot.window_start, slot.window_end)
 

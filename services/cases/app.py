@@ -12,6 +12,7 @@ from libs.common.kafka import create_broker, ensure_topics
 from libs.common.outbox import OutboxRelay
 from services.cases.alerting_policy_api import router as alerting_policy_router
 from services.cases.api import router
+from services.cases.deletion_api import router as deletion_router
 from services.cases.policy_api import router as policy_router
 from services.cases.service import CaseService
 from services.cases.settings import CasesSettings
@@ -50,6 +51,7 @@ def create_app(settings: CasesSettings) -> FastAPI:
     app.state.case_service = CaseService(store)
     install_error_handlers(app)
     app.include_router(router)
+    app.include_router(deletion_router)
     app.include_router(policy_router)
     app.include_router(alerting_policy_router)
 

@@ -88,7 +88,7 @@ def _page(statement: Select[Any], ordering: Ordering, after: Position | None) ->
 
 
 def _filtered(statement: Select[Any], tenant_id: str, filters: CaseFilter) -> Select[Any]:
-    conditions: list[Any] = [CASES.c.tenant_id == tenant_id]
+    conditions: list[Any] = [CASES.c.tenant_id == tenant_id, CASES.c.deleted_at.is_(None)]
     if filters.statuses:
         conditions.append(CASES.c.status.in_(filters.statuses))
     if filters.severities:

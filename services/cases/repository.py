@@ -18,7 +18,10 @@ from libs.common.db.models import Alert, Case, CaseEvent, CaseNote, TenantCasePo
 
 
 async def get_case(session: AsyncSession, tenant_id: str, case_id: uuid.UUID) -> Case | None:
-    statement = select(Case).where(Case.tenant_id == tenant_id, Case.id == case_id)
+    """The case unless it is deleted: a deleted case is not found by any read."""
+    statement = select(Case).where(
+        Case.tenant_id == tenant_id, Case.id == case_id, col(Case.deleted_at).is_(None)
+    )
     return (await session.execute(statement)).scalar_one_or_none()
 
 
@@ -68,7 +71,8 @@ async def case_notes(session: AsyncSession, tenant_id: str, case_id: uuid.UUID) 
 # Per target: unmet, its warning moment has come, and its notice not yet recorded (a
 # recorded breach settles the warning too).
 OWING_SLA_NOTICES = text(
-    "SELECT tenant_id, id FROM cases WHERE status = ANY(CAST(:open AS text[])) AND ("
+    "SELECT tenant_id, id FROM cases WHERE status = ANY(CAST(:open AS text[]))"
+    " AND deleted_at IS NULL AND ("
     "(acknowledged_at IS NULL AND ack_due_at IS NOT NULL"
     " AND NOT ('ack.breached' = ANY(sla_notices))"
     " AND created_at + (ack_due_at - created_at) * CAST(:ratio AS float8) <= :now"
@@ -119,6 +123,7 @@ async def cases_due_for_auto_close(
         .join(latest, latest.c.tenant_id == Case.tenant_id)
         .where(
             Case.status == CaseStatus.RESOLVED.value,
+            col(Case.deleted_at).is_(None),
             days.is_not(None),
             col(Case.resolved_at) <= now - func.make_interval(0, 0, 0, days),
             or_(*(_closable(workflow) for workflow in WORKFLOWS.values())),

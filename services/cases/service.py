@@ -12,6 +12,7 @@ from libs.common.casestore.chain import verify_chain
 from libs.common.casestore.store import CaseStore, NewCase
 from libs.common.errors import InvalidInput, NotFound
 from libs.common.http import Principal
+from libs.common.logging import get_logger
 from services.cases import list_repository, repository
 from services.cases.listing import CaseFilter, decode_cursor, encode_cursor, normalized
 from services.cases.schemas import (
@@ -29,6 +30,7 @@ from services.cases.schemas import (
 )
 
 MAX_ALERTS_IN_DETAIL = 1_000
+log = get_logger(__name__)
 
 
 class CaseService:
@@ -88,7 +90,8 @@ class CaseService:
         if alert is None:
             raise NotFound("alert not found", alert_id=str(alert_id))
         case = await repository.get_case(session, caller.tenant_id, alert.case_id)
-        assert case is not None  # alerts reference their case; both carry the tenant
+        if case is None:  # its case was deleted: the alert goes with it
+            raise NotFound("alert not found", alert_id=str(alert_id))
         return AlertWhy(
             alert=AlertSummary.model_validate(alert),
             case=CaseRef.model_validate(case),
@@ -130,6 +133,21 @@ class CaseService:
                 session, caller.tenant_id, case_id, patch.status, caller.name, patch.reason
             )
         assert case is not None  # CasePatch refuses a patch that changes nothing
+        return CaseSummary.model_validate(case)
+
+    async def delete_case(
+        self, session: AsyncSession, caller: Principal, case_id: uuid.UUID, reason: str | None
+    ) -> None:
+        await self._store.delete_case(session, caller.tenant_id, case_id, caller.name, reason)
+        log.info("case.deleted", case_id=str(case_id), tenant_id=caller.tenant_id)
+
+    async def restore_case(
+        self, session: AsyncSession, caller: Principal, case_id: uuid.UUID, reason: str | None
+    ) -> CaseSummary:
+        case = await self._store.restore_case(
+            session, caller.tenant_id, case_id, caller.name, reason
+        )
+        log.info("case.restored", case_id=str(case_id), tenant_id=caller.tenant_id)
         return CaseSummary.model_validate(case)
 
     async def add_note(

@@ -92,6 +92,9 @@ async def apply_grouping(
     policy = (await load_policy(session, tenant_id)).policy
     opened = await _insert_cases(session, tenant_id, openings, policy)
     grown = await repository.lock_cases(session, tenant_id, [g.case_id for g in growths])
+    # Deleted after the caller chose it: refused like a missing case, so alerting retries
+    # the batch and then sees the case is no longer open.
+    grown = {case_id: case for case_id, case in grown.items() if case.deleted_at is None}
     missing = [str(g.case_id) for g in growths if g.case_id not in grown]
     if missing:
         raise NotFound("case not found", case_ids=missing)

@@ -69,6 +69,13 @@ class Case(SQLModel, table=True):
         Index("ix_cases_tenant_assignee_created", "tenant_id", "assignee", "created_at"),
         Index("ix_cases_tenant_host", "tenant_id", "host"),
         Index("ix_cases_tenant_rule_id", "tenant_id", "rule_id"),
+        # Counts per status of the live cases: an index-only scan.
+        Index(
+            "ix_cases_tenant_status_live",
+            "tenant_id",
+            "status",
+            postgresql_where=text("deleted_at IS NULL"),
+        ),
     )
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
@@ -123,6 +130,10 @@ class Case(SQLModel, table=True):
         default_factory=list,
         sa_column=Column(ARRAY(String(32)), nullable=False, server_default=text("'{}'")),
     )
+    # Soft delete by the tenant's admin: the case and its audit trail stay, but no API
+    # read shows it and no alert joins it, until it is restored.
+    deleted_at: datetime | None = Field(default=None, sa_column=tz_column(nullable=True))
+    deleted_by: str | None = Field(default=None, max_length=256)
 
 
 # Columns Postgres derives from the case row for the list's filters and sorts. They are on

@@ -1,4 +1,4 @@
-"""case list filters, sorts, entity index and full-text search
+"""case list filters, sorts, entity index, full-text search and soft delete
 
 Revision ID: 0011
 Revises: 0009
@@ -133,6 +133,15 @@ def upgrade() -> None:
     op.create_index(
         "ix_cases_search_vector", "cases", ["search_vector"], unique=False, postgresql_using="gin"
     )
+    op.add_column("cases", sa.Column("deleted_at", sa.DateTime(timezone=True), nullable=True))
+    op.add_column("cases", sa.Column("deleted_by", sa.String(length=256), nullable=True))
+    op.create_index(
+        "ix_cases_tenant_status_live",
+        "cases",
+        ["tenant_id", "status"],
+        unique=False,
+        postgresql_where=sa.text("deleted_at IS NULL"),
+    )
     op.add_column(
         "case_notes",
         sa.Column(
@@ -154,6 +163,9 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_index("ix_case_notes_search_vector", table_name="case_notes", postgresql_using="gin")
     op.drop_column("case_notes", "search_vector")
+    op.drop_index("ix_cases_tenant_status_live", table_name="cases")
+    op.drop_column("cases", "deleted_by")
+    op.drop_column("cases", "deleted_at")
     op.drop_index("ix_cases_search_vector", table_name="cases", postgresql_using="gin")
     op.drop_column("cases", "search_vector")
     op.drop_index("ix_cases_tenant_updated", table_name="cases")
