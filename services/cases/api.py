@@ -20,6 +20,7 @@ from services.cases.schemas import (
     AlertWhy,
     AuditVerdict,
     CaseDetail,
+    CaseExport,
     CaseIn,
     CasePage,
     CasePatch,
@@ -172,6 +173,21 @@ async def verify_audit(
     case_id: uuid.UUID, caller: Caller, session: Session, service: Service
 ) -> AuditVerdict:
     return await service.verify_audit(session, caller, case_id)
+
+
+@router.get(
+    "/cases/{case_id}/export",
+    response_model=CaseExport,
+    summary="One case as one JSON document: alerts with payloads, notes, the audit "
+    "timeline and its verification",
+)
+async def export_case(
+    case_id: uuid.UUID, response: Response, caller: Caller, session: Session, service: Service
+) -> CaseExport:
+    export = await service.export_case(session, caller, case_id)
+    filename = f"case-{export.case.number}.json"
+    response.headers["content-disposition"] = f'attachment; filename="{filename}"'
+    return export
 
 
 @router.patch(

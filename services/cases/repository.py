@@ -39,6 +39,18 @@ async def case_alerts(
     return list((await session.execute(statement)).scalars())
 
 
+async def case_alerts_with_payloads(
+    session: AsyncSession, tenant_id: str, case_id: uuid.UUID
+) -> list[Alert]:
+    """Every alert of the case with its detection document (for the export only)."""
+    statement = (
+        select(Alert)
+        .where(Alert.tenant_id == tenant_id, Alert.case_id == case_id)
+        .order_by(Alert.effective_time, Alert.id)  # type: ignore[arg-type]
+    )
+    return list((await session.execute(statement)).scalars())
+
+
 async def get_alert(session: AsyncSession, tenant_id: str, alert_id: uuid.UUID) -> Alert | None:
     statement = (
         select(Alert)

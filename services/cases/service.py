@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import asdict
+from datetime import UTC, datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -18,13 +19,17 @@ from services.cases.listing import CaseFilter, decode_cursor, encode_cursor, nor
 from services.cases.schemas import (
     AlertSummary,
     AlertWhy,
+    AuditEvent,
     AuditVerdict,
     CaseDetail,
+    CaseExport,
     CaseIn,
     CasePage,
     CasePatch,
     CaseRef,
     CaseSummary,
+    ExportedAlert,
+    ExportMetadata,
     NoteOut,
     TimelineEntry,
 )
@@ -105,6 +110,35 @@ class CaseService:
             raise NotFound("case not found", case_id=str(case_id))
         verdict = verify_chain(await repository.case_timeline(session, caller.tenant_id, case_id))
         return AuditVerdict(case_id=case_id, **asdict(verdict))
+
+    async def export_case(
+        self, session: AsyncSession, caller: Principal, case_id: uuid.UUID
+    ) -> CaseExport:
+        """Everything recorded on the case, all alerts with their payloads (no cap, unlike
+        the detail view), and the audit chain's verdict at export time."""
+        case = await repository.get_case(session, caller.tenant_id, case_id)
+        if case is None:
+            raise NotFound("case not found", case_id=str(case_id))
+        alerts = await repository.case_alerts_with_payloads(session, caller.tenant_id, case_id)
+        notes = await repository.case_notes(session, caller.tenant_id, case_id)
+        events = await repository.case_timeline(session, caller.tenant_id, case_id)
+        verdict = verify_chain(events)
+        log.info("case.exported", case_id=str(case_id), alerts=len(alerts), events=len(events))
+        return CaseExport(
+            metadata=ExportMetadata(
+                exported_at=datetime.now(UTC),
+                exported_by=caller.name,
+                tenant_id=caller.tenant_id,
+            ),
+            case=CaseSummary.model_validate(case),
+            description=case.description,
+            investigation_summary=case.investigation_summary,
+            conclusion=case.conclusion,
+            alerts=[ExportedAlert.model_validate(a) for a in alerts],
+            notes=[NoteOut.model_validate(n) for n in notes],
+            timeline=[AuditEvent.model_validate(e) for e in events],
+            audit_verification=AuditVerdict(case_id=case_id, **asdict(verdict)),
+        )
 
     async def create_case(
         self, session: AsyncSession, caller: Principal, body: CaseIn
