@@ -47,7 +47,8 @@ async def stored_detection_ids(
 async def load_slots(session: AsyncSession, tenant_id: str, keys: list[str]) -> dict[str, OpenSlot]:
     result = await session.execute(
         text(
-            "SELECT s.group_key, s.case_id, c.status, s.window_start, s.window_end, c.alert_count "
+            "SELECT s.group_key, s.case_id, c.status, s.window_start, s.window_end, c.alert_count,"
+            " c.deleted_at IS NOT NULL "
             "FROM grouping_slots s JOIN cases c ON c.id = s.case_id AND c.tenant_id = s.tenant_id "
             "WHERE s.tenant_id = :tenant AND s.group_key = ANY(CAST(:keys AS text[]))"
         ),

@@ -5,20 +5,22 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from libs.common.contracts.cases import CaseClassification, CaseStatus
-from libs.common.contracts.detections import Severity
+from libs.common.contracts.detections import EntityType, Severity
 from libs.common.db.engine import transaction
 from libs.common.http import Principal
-from services.cases.listing import CaseFilter, CaseSort
+from services.cases.listing import CaseFilter, CaseSort, Ordering, SortOrder
 from services.cases.schemas import (
     AlertWhy,
     AuditVerdict,
     CaseDetail,
+    CaseExport,
     CaseIn,
     CasePage,
     CasePatch,
@@ -74,30 +76,78 @@ async def create_case(
     return await service.create_case(session, caller, body)
 
 
+def case_filter(
+    status_filter: Annotated[list[CaseStatus] | None, Query(alias="status")] = None,
+    severity: Annotated[list[Severity] | None, Query()] = None,
+    classification: Annotated[list[CaseClassification] | None, Query()] = None,
+    sla_breached: Annotated[bool | None, Query()] = None,
+    assignee: Annotated[str | None, Query(min_length=1, max_length=256)] = None,
+    tag: Annotated[
+        list[str] | None,
+        Query(max_length=128, description="repeatable: cases carrying every tag (any case)"),
+    ] = None,
+    host: Annotated[str | None, Query(min_length=1, max_length=1_024)] = None,
+    rule_id: Annotated[str | None, Query(min_length=1, max_length=256)] = None,
+    entity: Annotated[
+        str | None,
+        Query(
+            min_length=1,
+            max_length=2_048,
+            description="cases with an alert carrying this entity value or host (any case)",
+        ),
+    ] = None,
+    entity_type: Annotated[EntityType | None, Query()] = None,
+    created_after: Annotated[datetime | None, Query(description="inclusive")] = None,
+    created_before: Annotated[datetime | None, Query(description="exclusive")] = None,
+    updated_after: Annotated[datetime | None, Query(description="inclusive")] = None,
+    updated_before: Annotated[datetime | None, Query(description="exclusive")] = None,
+    q: Annotated[
+        str | None,
+        Query(
+            min_length=1,
+            max_length=512,
+            description="full text over title, description, summary, conclusion and notes: "
+            'words, "phrases", OR, -word; results keep the requested sort',
+        ),
+    ] = None,
+    sort: Annotated[CaseSort, Query()] = CaseSort.CREATED,
+    order: Annotated[
+        SortOrder | None, Query(description="default: desc, and asc for the due times")
+    ] = None,
+) -> CaseFilter:
+    return CaseFilter(
+        statuses=[s.value for s in status_filter or []],
+        severities=[s.value for s in severity or []],
+        classifications=[c.value for c in classification or []],
+        sla_breached=sla_breached,
+        assignee=assignee,
+        tags=tag or [],
+        host=host,
+        rule_id=rule_id,
+        entity=entity,
+        entity_type=entity_type,
+        created_after=created_after,
+        created_before=created_before,
+        updated_after=updated_after,
+        updated_before=updated_before,
+        q=q,
+        ordering=Ordering.of(sort, order),
+    )
+
+
 @router.get(
     "/cases",
     response_model=CasePage,
-    summary="List cases: newest first, or soonest SLA due first (sort=ack_due_at|resolve_due_at)",
+    summary="List and filter cases, a page at a time, with counts per status",
 )
 async def list_cases(
     caller: Caller,
     session: Session,
     service: Service,
-    status_filter: Annotated[list[CaseStatus] | None, Query(alias="status")] = None,
-    severity: Annotated[list[Severity] | None, Query()] = None,
-    classification: Annotated[list[CaseClassification] | None, Query()] = None,
-    sla_breached: Annotated[bool | None, Query()] = None,
-    sort: Annotated[CaseSort, Query()] = CaseSort.NEWEST,
+    filters: Annotated[CaseFilter, Depends(case_filter)],
     cursor: Annotated[str | None, Query(max_length=512)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> CasePage:
-    filters = CaseFilter(
-        statuses=[s.value for s in status_filter or []],
-        severities=[s.value for s in severity or []],
-        classifications=[c.value for c in classification or []],
-        sla_breached=sla_breached,
-        sort=sort,
-    )
     return await service.list_cases(session, caller, filters, cursor=cursor, limit=limit)
 
 
@@ -130,6 +180,21 @@ async def verify_audit(
     case_id: uuid.UUID, caller: Caller, session: Session, service: Service
 ) -> AuditVerdict:
     return await service.verify_audit(session, caller, case_id)
+
+
+@router.get(
+    "/cases/{case_id}/export",
+    response_model=CaseExport,
+    summary="One case as one JSON document: alerts with payloads, notes, the audit "
+    "timeline and its verification",
+)
+async def export_case(
+    case_id: uuid.UUID, response: Response, caller: Caller, session: Session, service: Service
+) -> CaseExport:
+    export = await service.export_case(session, caller, case_id)
+    filename = f"case-{export.case.number}.json"
+    response.headers["content-disposition"] = f'attachment; filename="{filename}"'
+    return export
 
 
 @router.patch(

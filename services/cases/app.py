@@ -13,6 +13,7 @@ from libs.common.outbox import OutboxRelay
 from services.cases.alerting_policy_api import router as alerting_policy_router
 from services.cases.api import router
 from services.cases.backtest_api import router as backtest_router
+from services.cases.deletion_api import router as deletion_router
 from services.cases.policy_api import router as policy_router
 from services.cases.service import CaseService
 from services.cases.settings import CasesSettings
@@ -51,6 +52,7 @@ def create_app(settings: CasesSettings) -> FastAPI:
     app.state.case_service = CaseService(store)
     install_error_handlers(app)
     app.include_router(router)
+    app.include_router(deletion_router)
     app.include_router(policy_router)
     app.include_router(alerting_policy_router)
     app.include_router(backtest_router)

@@ -6,19 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import (
-    DateTime,
-    Integer,
-    and_,
-    cast,
-    false,
-    func,
-    literal_column,
-    not_,
-    or_,
-    text,
-    tuple_,
-)
+from sqlalchemy import Integer, and_, cast, func, or_, text
 from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import defer
@@ -27,56 +15,13 @@ from sqlmodel import col, select
 from libs.common.casestore.lifecycle import OPEN_STATUSES, WORKFLOWS, Workflow
 from libs.common.contracts.cases import CaseClassification, CaseStatus
 from libs.common.db.models import Alert, Case, CaseEvent, CaseNote, TenantCasePolicy
-from services.cases.listing import CaseFilter, CaseSort, Position
-
-# Sorts cases without a due time after every case with one.
-NO_DUE_TIME: Any = literal_column("'infinity'::timestamptz", type_=DateTime(timezone=True))
-
-
-async def list_cases(
-    session: AsyncSession,
-    tenant_id: str,
-    filters: CaseFilter,
-    *,
-    after: Position | None,
-    limit: int,
-) -> list[Case]:
-    statement = select(Case).where(Case.tenant_id == tenant_id)
-    if filters.statuses:
-        statement = statement.where(col(Case.status).in_(filters.statuses))
-    if filters.severities:
-        statement = statement.where(col(Case.severity).in_(filters.severities))
-    if filters.classifications:
-        statement = statement.where(col(Case.classification).in_(filters.classifications))
-    if filters.sla_breached is not None:
-        breached = func.coalesce(sla_breached(), false())
-        statement = statement.where(breached if filters.sla_breached else not_(breached))
-    if filters.sort is CaseSort.NEWEST:
-        key: Any = col(Case.created_at)
-        if after is not None:
-            statement = statement.where(tuple_(key, col(Case.id)) < tuple_(after[0], after[1]))
-        ordering = [key.desc(), col(Case.id).desc()]
-    else:
-        key = func.coalesce(getattr(Case, filters.sort.value), NO_DUE_TIME)
-        if after is not None:
-            position = after[0] if after[0] is not None else NO_DUE_TIME
-            statement = statement.where(tuple_(key, col(Case.id)) > tuple_(position, after[1]))
-        ordering = [key.asc(), col(Case.id).asc()]
-    statement = statement.order_by(*ordering).limit(limit)
-    return list((await session.execute(statement)).scalars())
-
-
-def sla_breached() -> Any:
-    """A due time passed before its acknowledgement/resolution, or passed with none yet.
-    NULL (not false) for cases without due times."""
-    return or_(
-        col(Case.ack_due_at) < func.coalesce(col(Case.acknowledged_at), func.now()),
-        col(Case.resolve_due_at) < func.coalesce(col(Case.resolved_at), func.now()),
-    )
 
 
 async def get_case(session: AsyncSession, tenant_id: str, case_id: uuid.UUID) -> Case | None:
-    statement = select(Case).where(Case.tenant_id == tenant_id, Case.id == case_id)
+    """The case unless it is deleted: a deleted case is not found by any read."""
+    statement = select(Case).where(
+        Case.tenant_id == tenant_id, Case.id == case_id, col(Case.deleted_at).is_(None)
+    )
     return (await session.execute(statement)).scalar_one_or_none()
 
 
@@ -90,6 +35,18 @@ async def case_alerts(
         .where(Alert.tenant_id == tenant_id, Alert.case_id == case_id)
         .order_by(Alert.effective_time, Alert.id)  # type: ignore[arg-type]
         .limit(limit)
+    )
+    return list((await session.execute(statement)).scalars())
+
+
+async def case_alerts_with_payloads(
+    session: AsyncSession, tenant_id: str, case_id: uuid.UUID
+) -> list[Alert]:
+    """Every alert of the case with its detection document (for the export only)."""
+    statement = (
+        select(Alert)
+        .where(Alert.tenant_id == tenant_id, Alert.case_id == case_id)
+        .order_by(Alert.effective_time, Alert.id)  # type: ignore[arg-type]
     )
     return list((await session.execute(statement)).scalars())
 
@@ -126,7 +83,8 @@ async def case_notes(session: AsyncSession, tenant_id: str, case_id: uuid.UUID) 
 # Per target: unmet, its warning moment has come, and its notice not yet recorded (a
 # recorded breach settles the warning too).
 OWING_SLA_NOTICES = text(
-    "SELECT tenant_id, id FROM cases WHERE status = ANY(CAST(:open AS text[])) AND ("
+    "SELECT tenant_id, id FROM cases WHERE status = ANY(CAST(:open AS text[]))"
+    " AND deleted_at IS NULL AND ("
     "(acknowledged_at IS NULL AND ack_due_at IS NOT NULL"
     " AND NOT ('ack.breached' = ANY(sla_notices))"
     " AND created_at + (ack_due_at - created_at) * CAST(:ratio AS float8) <= :now"
@@ -177,6 +135,7 @@ async def cases_due_for_auto_close(
         .join(latest, latest.c.tenant_id == Case.tenant_id)
         .where(
             Case.status == CaseStatus.RESOLVED.value,
+            col(Case.deleted_at).is_(None),
             days.is_not(None),
             col(Case.resolved_at) <= now - func.make_interval(0, 0, 0, days),
             or_(*(_closable(workflow) for workflow in WORKFLOWS.values())),

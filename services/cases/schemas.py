@@ -152,9 +152,53 @@ class AuditVerdict(BaseModel):
     problem: str | None = None
 
 
+class ExportedAlert(AlertSummary):
+    detection: dict[str, Any] = Field(description="the normalized detection as received")
+    grouping: dict[str, Any] | None
+    stored_at: datetime
+
+
+class AuditEvent(TimelineEntry):
+    """A timeline entry with its place in the hash chain, for verifying offline."""
+
+    seq: int
+    prev_hash: str | None
+    hash: str
+
+
+class ExportMetadata(BaseModel):
+    format: str = "casestream.case-export.v1"
+    exported_at: datetime
+    exported_by: str
+    tenant_id: str
+    attachments: str = Field(
+        default="none: cases have no attachments yet; when they do, an archive will carry "
+        "them as files beside this document",
+    )
+
+
+class CaseExport(BaseModel):
+    """One case with everything attached to it, as one JSON document."""
+
+    metadata: ExportMetadata
+    case: CaseSummary
+    description: str | None
+    investigation_summary: str | None
+    conclusion: str | None
+    alerts: list[ExportedAlert]
+    notes: list[NoteOut]
+    timeline: list[AuditEvent]
+    audit_verification: AuditVerdict
+
+
 class CasePage(BaseModel):
     items: list[CaseSummary]
     next_cursor: str | None
+    counts: dict[CaseStatus, int] = Field(
+        description="cases per status matching the same filters, over all pages "
+        "(statuses without cases are left out)"
+    )
+    total: int = Field(description="the sum of counts: every case matching the filters")
 
 
 class CaseIn(BaseModel):

@@ -5,30 +5,37 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import asdict
+from datetime import UTC, datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from libs.common.casestore.chain import verify_chain
 from libs.common.casestore.store import CaseStore, NewCase
-from libs.common.errors import NotFound
+from libs.common.errors import InvalidInput, NotFound
 from libs.common.http import Principal
-from services.cases import repository
-from services.cases.listing import CaseFilter, decode_cursor, encode_cursor
+from libs.common.logging import get_logger
+from services.cases import list_repository, repository
+from services.cases.listing import CaseFilter, decode_cursor, encode_cursor, normalized
 from services.cases.schemas import (
     AlertSummary,
     AlertWhy,
+    AuditEvent,
     AuditVerdict,
     CaseDetail,
+    CaseExport,
     CaseIn,
     CasePage,
     CasePatch,
     CaseRef,
     CaseSummary,
+    ExportedAlert,
+    ExportMetadata,
     NoteOut,
     TimelineEntry,
 )
 
 MAX_ALERTS_IN_DETAIL = 1_000
+log = get_logger(__name__)
 
 
 class CaseService:
@@ -43,14 +50,20 @@ class CaseService:
         cursor: str | None,
         limit: int,
     ) -> CasePage:
-        after = decode_cursor(cursor, filters.sort) if cursor else None
-        rows = await repository.list_cases(
+        filters = normalized(filters)
+        if filters.q is not None and not await list_repository.has_search_terms(session, filters.q):
+            raise InvalidInput("q has no words to search for", parameter="q")
+        after = decode_cursor(cursor, filters.ordering) if cursor else None
+        rows = await list_repository.list_cases(
             session, caller.tenant_id, filters, after=after, limit=limit + 1
         )
+        counts = await list_repository.count_by_status(session, caller.tenant_id, filters)
         page, more = rows[:limit], len(rows) > limit
         return CasePage(
             items=[CaseSummary.model_validate(row) for row in page],
-            next_cursor=encode_cursor(page[-1], filters.sort) if more else None,
+            next_cursor=encode_cursor(page[-1], filters.ordering) if more else None,
+            counts=counts,
+            total=sum(counts.values()),
         )
 
     async def get_case(
@@ -84,6 +97,8 @@ class CaseService:
         case = None
         if alert.case_id is not None:
             case = await repository.get_case(session, caller.tenant_id, alert.case_id)
+            if case is None:  # its case was deleted: the alert goes with it
+                raise NotFound("alert not found", alert_id=str(alert_id))
         return AlertWhy(
             alert=AlertSummary.model_validate(alert),
             case=CaseRef.model_validate(case) if case is not None else None,
@@ -97,6 +112,35 @@ class CaseService:
             raise NotFound("case not found", case_id=str(case_id))
         verdict = verify_chain(await repository.case_timeline(session, caller.tenant_id, case_id))
         return AuditVerdict(case_id=case_id, **asdict(verdict))
+
+    async def export_case(
+        self, session: AsyncSession, caller: Principal, case_id: uuid.UUID
+    ) -> CaseExport:
+        """Everything recorded on the case, all alerts with their payloads (no cap, unlike
+        the detail view), and the audit chain's verdict at export time."""
+        case = await repository.get_case(session, caller.tenant_id, case_id)
+        if case is None:
+            raise NotFound("case not found", case_id=str(case_id))
+        alerts = await repository.case_alerts_with_payloads(session, caller.tenant_id, case_id)
+        notes = await repository.case_notes(session, caller.tenant_id, case_id)
+        events = await repository.case_timeline(session, caller.tenant_id, case_id)
+        verdict = verify_chain(events)
+        log.info("case.exported", case_id=str(case_id), alerts=len(alerts), events=len(events))
+        return CaseExport(
+            metadata=ExportMetadata(
+                exported_at=datetime.now(UTC),
+                exported_by=caller.name,
+                tenant_id=caller.tenant_id,
+            ),
+            case=CaseSummary.model_validate(case),
+            description=case.description,
+            investigation_summary=case.investigation_summary,
+            conclusion=case.conclusion,
+            alerts=[ExportedAlert.model_validate(a) for a in alerts],
+            notes=[NoteOut.model_validate(n) for n in notes],
+            timeline=[AuditEvent.model_validate(e) for e in events],
+            audit_verification=AuditVerdict(case_id=case_id, **asdict(verdict)),
+        )
 
     async def create_case(
         self, session: AsyncSession, caller: Principal, body: CaseIn
@@ -125,6 +169,21 @@ class CaseService:
                 session, caller.tenant_id, case_id, patch.status, caller.name, patch.reason
             )
         assert case is not None  # CasePatch refuses a patch that changes nothing
+        return CaseSummary.model_validate(case)
+
+    async def delete_case(
+        self, session: AsyncSession, caller: Principal, case_id: uuid.UUID, reason: str | None
+    ) -> None:
+        await self._store.delete_case(session, caller.tenant_id, case_id, caller.name, reason)
+        log.info("case.deleted", case_id=str(case_id), tenant_id=caller.tenant_id)
+
+    async def restore_case(
+        self, session: AsyncSession, caller: Principal, case_id: uuid.UUID, reason: str | None
+    ) -> CaseSummary:
+        case = await self._store.restore_case(
+            session, caller.tenant_id, case_id, caller.name, reason
+        )
+        log.info("case.restored", case_id=str(case_id), tenant_id=caller.tenant_id)
         return CaseSummary.model_validate(case)
 
     async def add_note(

@@ -2,9 +2,9 @@
 statements, however many cases the batch touches.
 
 Per batch: one case-number allocation, one read of the tenant's case policy, one insert
-of new cases, one lock of the cases being grown, one insert of all alerts, one update of
-the grown cases, and one insert each of audit events and outbox rows. Every case change
-still gets exactly one event."""
+of new cases, one lock of the cases being grown, one insert of all alerts and one of their
+entities, one update of the grown cases, and one insert each of audit events and outbox
+rows. Every case change still gets exactly one event."""
 
 from __future__ import annotations
 
@@ -93,6 +93,9 @@ async def apply_grouping(
     policy = (await load_policy(session, tenant_id)).policy
     opened = await _insert_cases(session, tenant_id, openings, policy)
     grown = await repository.lock_cases(session, tenant_id, [g.case_id for g in growths])
+    # Deleted after the caller chose it: refused like a missing case, so alerting retries
+    # the batch and then sees the case is no longer open.
+    grown = {case_id: case for case_id, case in grown.items() if case.deleted_at is None}
     missing = [str(g.case_id) for g in growths if g.case_id not in grown]
     if missing:
         raise NotFound("case not found", case_ids=missing)
@@ -103,6 +106,7 @@ async def apply_grouping(
     # alerts.v1 names the alert's case, so alerts without one are not published there.
     rows += [_alert_row(None, a) for a in uncased]
     result.inserted = set(await repository.insert_alerts(session, rows))
+    await repository.record_case_entities(session, tenant_id, sorted(result.inserted))
     events: list[CaseEventV1] = []
     for case, opening in zip(opened, openings, strict=True):
         stored = [a.id for a in opening.alerts if a.id in result.inserted]

@@ -124,6 +124,31 @@ async def insert_alerts(session: AsyncSession, rows: Sequence[dict[str, Any]]) -
     return list((await session.execute(statement, list(rows))).scalars())
 
 
+# Each stored alert's detection entities and host, lower-cased and cut to what a btree key
+# holds, become rows of case_entities (migration 0011 backfilled older alerts the same way).
+RECORD_CASE_ENTITIES = text(
+    "INSERT INTO case_entities (tenant_id, value, entity_type, case_id) "
+    "SELECT a.tenant_id, left(lower(e->>'value'), 512), left(e->>'type', 32), a.case_id "
+    "FROM alerts a CROSS JOIN LATERAL jsonb_array_elements("
+    " CASE WHEN jsonb_typeof(a.detection->'entities') = 'array'"
+    " THEN a.detection->'entities' ELSE '[]' END) AS e "
+    "WHERE a.tenant_id = :tenant AND a.id = ANY(:ids) AND a.case_id IS NOT NULL"
+    " AND e->>'value' <> '' AND e->>'type' IS NOT NULL "
+    "UNION "
+    "SELECT a.tenant_id, left(lower(a.host), 512), 'host', a.case_id FROM alerts a "
+    "WHERE a.tenant_id = :tenant AND a.id = ANY(:ids) AND a.case_id IS NOT NULL"
+    " AND a.host <> '' "
+    "ON CONFLICT DO NOTHING"
+)
+
+
+async def record_case_entities(
+    session: AsyncSession, tenant_id: str, alert_ids: Sequence[uuid.UUID]
+) -> None:
+    if alert_ids:
+        await session.execute(RECORD_CASE_ENTITIES, {"tenant": tenant_id, "ids": list(alert_ids)})
+
+
 async def insert_events(
     session: AsyncSession, events: Sequence[dict[str, Any]], outbox: Sequence[dict[str, Any]]
 ) -> None:

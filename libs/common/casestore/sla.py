@@ -31,7 +31,7 @@ class SlaNotice:
 def due_notices(case: Case, now: datetime, pre_breach_ratio: float) -> list[SlaNotice]:
     """The notices `case` owes at `now`. A case found already past its due time gets the
     breach only: a warning after the fact would tell nobody anything."""
-    if CaseStatus(case.status) not in OPEN_STATUSES:
+    if CaseStatus(case.status) not in OPEN_STATUSES or case.deleted_at is not None:
         return []
     notices = []
     targets: list[tuple[Target, datetime | None, datetime | None]] = [

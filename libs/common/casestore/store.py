@@ -1,4 +1,4 @@
-"""CaseStore: open cases, attach alerts, change status, add notes.
+"""CaseStore: open cases, attach alerts, change status, add notes, delete and restore.
 
 Each operation runs inside the caller's transaction (the store never commits) and writes
 the change, one audit event and one outbox row per change, so no writer can skip them."""
@@ -10,6 +10,7 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy import func
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from libs.common.casestore import repository
@@ -33,17 +34,19 @@ from libs.common.casestore.lifecycle import (
 from libs.common.casestore.policy import load_policy
 from libs.common.casestore.sla import due_notices
 from libs.common.contracts.cases import (
+    CaseDeletedV1,
     CaseEventV1,
     CaseFieldChangedV1,
     CaseNoteAddedV1,
     CaseReopenedV1,
+    CaseRestoredV1,
     CaseSlaEventV1,
     CaseStatus,
     CaseStatusChangedV1,
 )
 from libs.common.contracts.detections import Severity
 from libs.common.db.models import Case, CaseNote
-from libs.common.errors import MissingRequiredFields, NotFound
+from libs.common.errors import Conflict, MissingRequiredFields, NotFound
 
 __all__ = ["CaseGrowth", "CaseOpening", "CaseStore", "NewAlert", "NewCase"]
 
@@ -113,7 +116,9 @@ class CaseStore:
     ) -> bool:
         """Close the case if, under its row lock, it is still resolved since before
         `resolved_before` and has what closing needs; False (nothing written) otherwise."""
-        case = await self._lock(session, tenant_id, case_id)
+        case = await self._lock(session, tenant_id, case_id, deleted=True)
+        if case.deleted_at is not None:
+            return False  # deleted meanwhile
         if case.status != CaseStatus.RESOLVED or case.resolved_at is None:
             return False  # reopened or closed meanwhile
         if case.resolved_at > resolved_before:
@@ -190,7 +195,7 @@ class CaseStore:
     ) -> int:
         """Record the SLA notices the case owes at `now` (decided again under its row lock,
         so a concurrent acknowledgement wins); returns how many were recorded."""
-        case = await self._lock(session, tenant_id, case_id)
+        case = await self._lock(session, tenant_id, case_id, deleted=True)
         notices = due_notices(case, now, pre_breach_ratio)
         if not notices:
             return 0
@@ -245,6 +250,46 @@ class CaseStore:
         )
         return note, True
 
+    async def delete_case(
+        self,
+        session: AsyncSession,
+        tenant_id: str,
+        case_id: uuid.UUID,
+        actor: str,
+        reason: str | None = None,
+    ) -> Case:
+        """Soft delete: the case keeps its status, alerts and audit trail, and is restored
+        as it was. A deleted case is not found by any other store operation."""
+        case = await self._lock(session, tenant_id, case_id)
+        case = await repository.update_case(
+            session, tenant_id, case_id, {"deleted_at": func.now(), "deleted_by": actor}
+        )
+        event = CaseDeletedV1(
+            **event_base(case, actor), status=CaseStatus(case.status), reason=reason
+        )
+        await record_events(session, self.source, [event])
+        return case
+
+    async def restore_case(
+        self,
+        session: AsyncSession,
+        tenant_id: str,
+        case_id: uuid.UUID,
+        actor: str,
+        reason: str | None = None,
+    ) -> Case:
+        case = await self._lock(session, tenant_id, case_id, deleted=True)
+        if case.deleted_at is None:
+            raise Conflict("case is not deleted", case_id=str(case_id))
+        case = await repository.update_case(
+            session, tenant_id, case_id, {"deleted_at": None, "deleted_by": None}
+        )
+        event = CaseRestoredV1(
+            **event_base(case, actor), status=CaseStatus(case.status), reason=reason
+        )
+        await record_events(session, self.source, [event])
+        return case
+
     async def _due_times_after(
         self, session: AsyncSession, case: Case, field: str, value: Any
     ) -> dict[str, datetime]:
@@ -255,8 +300,11 @@ class CaseStore:
         ack, resolve = policy.due_times(case.created_at, Severity(value))
         return {"ack_due_at": ack, "resolve_due_at": resolve}
 
-    async def _lock(self, session: AsyncSession, tenant_id: str, case_id: uuid.UUID) -> Case:
+    async def _lock(
+        self, session: AsyncSession, tenant_id: str, case_id: uuid.UUID, deleted: bool = False
+    ) -> Case:
+        """The case under its row lock; a deleted case is not found unless `deleted`."""
         case = await repository.lock_case(session, tenant_id, case_id)
-        if case is None:
+        if case is None or (case.deleted_at is not None and not deleted):
             raise NotFound("case not found", case_id=str(case_id))
         return case

@@ -147,6 +147,23 @@ class CaseNoteAddedV1(CaseEventBase):
     author: str
 
 
+class CaseDeletedV1(CaseEventBase):
+    """The tenant's admin deleted the case (soft: it can be restored). Consumers should
+    treat it as gone: the API no longer shows it and no alert joins it."""
+
+    type: Literal["case.deleted"] = "case.deleted"
+    status: CaseStatus
+    reason: str | None = Field(default=None, max_length=4_096)
+
+
+class CaseRestoredV1(CaseEventBase):
+    """A deleted case is back, in the status it was deleted in."""
+
+    type: Literal["case.restored"] = "case.restored"
+    status: CaseStatus
+    reason: str | None = Field(default=None, max_length=4_096)
+
+
 CaseEventV1 = Annotated[
     CaseOpenedV1
     | CaseAlertAttachedV1
@@ -155,7 +172,9 @@ CaseEventV1 = Annotated[
     | CaseFieldChangedV1
     | CaseNoteAddedV1
     | CaseReopenedV1
-    | CaseSlaEventV1,
+    | CaseSlaEventV1
+    | CaseDeletedV1
+    | CaseRestoredV1,
     Field(discriminator="type"),
 ]
 

@@ -10,17 +10,21 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
+    Computed,
     Float,
     Identity,
     Index,
     MetaData,
+    SmallInteger,
     String,
+    Text,
     UniqueConstraint,
     text,
 )
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.dialects.postgresql import ARRAY, TSVECTOR
 from sqlmodel import Field, SQLModel
 
+from libs.common.contracts.detections import Severity
 from libs.common.db.columns import (
     count_column,
     json_column,
@@ -47,6 +51,31 @@ class Case(SQLModel, table=True):
         UniqueConstraint("tenant_id", "number"),
         Index("ix_cases_tenant_created", "tenant_id", text("created_at DESC"), text("id DESC")),
         Index("ix_cases_tenant_status_created", "tenant_id", "status", text("created_at DESC")),
+        # One per list sort (a btree scans both ways, so asc and desc share it) and per
+        # selective filter: a page is a short index range scan even at 1M cases a tenant.
+        Index("ix_cases_tenant_updated", "tenant_id", "updated_at", "id"),
+        Index(
+            "ix_cases_tenant_ack_due",
+            "tenant_id",
+            text("COALESCE(ack_due_at, 'infinity'::timestamp with time zone)"),
+            "id",
+        ),
+        Index(
+            "ix_cases_tenant_resolve_due",
+            "tenant_id",
+            text("COALESCE(resolve_due_at, 'infinity'::timestamp with time zone)"),
+            "id",
+        ),
+        Index("ix_cases_tenant_assignee_created", "tenant_id", "assignee", "created_at"),
+        Index("ix_cases_tenant_host", "tenant_id", "host"),
+        Index("ix_cases_tenant_rule_id", "tenant_id", "rule_id"),
+        # Counts per status of the live cases: an index-only scan.
+        Index(
+            "ix_cases_tenant_status_live",
+            "tenant_id",
+            "status",
+            postgresql_where=text("deleted_at IS NULL"),
+        ),
     )
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
@@ -101,6 +130,64 @@ class Case(SQLModel, table=True):
         default_factory=list,
         sa_column=Column(ARRAY(String(32)), nullable=False, server_default=text("'{}'")),
     )
+    # Soft delete by the tenant's admin: the case and its audit trail stay, but no API
+    # read shows it and no alert joins it, until it is restored.
+    deleted_at: datetime | None = Field(default=None, sa_column=tz_column(nullable=True))
+    deleted_by: str | None = Field(default=None, max_length=256)
+
+
+# Columns Postgres derives from the case row for the list's filters and sorts. They are on
+# the table (so migrations and models agree) but not mapped: no write sets them and no
+# read of a Case loads them.
+CASE_SEVERITY_RANK = (
+    "CASE severity " + " ".join(f"WHEN '{s.value}' THEN {s.rank}" for s in Severity) + " END"
+)
+Case.__table__.append_column(  # type: ignore[attr-defined]
+    Column("severity_rank", SmallInteger, Computed(CASE_SEVERITY_RANK, persisted=True))
+)
+# Lower-cased tags for case-insensitive tag filters; the function is in migration 0011.
+Case.__table__.append_column(  # type: ignore[attr-defined]
+    Column("tags_folded", ARRAY(Text), Computed("casestream_fold_tags(tags)", persisted=True))
+)
+# Full-text search over what people write on a case (notes have their own, below). The
+# 'english' configuration stems ("phished" finds "phishing") and keeps host names, IPs
+# and hashes as whole tokens; the title weighs most should a ranked search come later.
+CASE_SEARCH_VECTOR = (
+    "setweight(to_tsvector('english', coalesce(title, '')), 'A') || "
+    "setweight(to_tsvector('english', coalesce(description, '')), 'B') || "
+    "setweight(to_tsvector('english', coalesce(investigation_summary, '') || ' ' || "
+    "coalesce(conclusion, '')), 'C')"
+)
+Case.__table__.append_column(  # type: ignore[attr-defined]
+    Column("search_vector", TSVECTOR, Computed(CASE_SEARCH_VECTOR, persisted=True))
+)
+_cases = Case.__table__  # type: ignore[attr-defined]
+Index(
+    "ix_cases_tenant_severity",
+    _cases.c.tenant_id,
+    _cases.c.severity_rank,
+    _cases.c.created_at,
+    _cases.c.id,
+)
+Index("ix_cases_tags_folded", _cases.c.tags_folded, postgresql_using="gin")
+Index("ix_cases_search_vector", _cases.c.search_vector, postgresql_using="gin")
+
+
+class CaseEntity(SQLModel, table=True):
+    """Which entity values (lower-cased) a case's alerts carry: the detection's entities
+    and its host. Written by the case store in the transaction that stores the alerts, so
+    'cases seen with this IP' is one index lookup instead of a scan of detection payloads."""
+
+    __tablename__ = "case_entities"
+
+    tenant_id: str = Field(primary_key=True, max_length=64)
+    # Truncated to MAX_ENTITY_VALUE characters: the key must fit a btree entry.
+    value: str = Field(primary_key=True, max_length=512)
+    entity_type: str = Field(primary_key=True, max_length=32)
+    case_id: uuid.UUID = Field(primary_key=True, foreign_key="cases.id")
+
+
+MAX_ENTITY_VALUE = 512
 
 
 class TenantCasePolicy(SQLModel, table=True):
@@ -269,6 +356,13 @@ class CaseNote(SQLModel, table=True):
     body: str = Field(max_length=65_536)
     idempotency_key: str | None = Field(default=None, max_length=256)
     created_at: datetime = Field(sa_column=tz_column(server_now=True))
+
+
+_notes = CaseNote.__table__  # type: ignore[attr-defined]
+_notes.append_column(
+    Column("search_vector", TSVECTOR, Computed("to_tsvector('english', body)", persisted=True))
+)
+Index("ix_case_notes_search_vector", _notes.c.search_vector, postgresql_using="gin")
 
 
 class OutboxMessage(SQLModel, table=True):

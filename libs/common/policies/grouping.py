@@ -28,6 +28,8 @@ class OpenSlot:
     window_start: datetime
     window_end: datetime
     alert_count: int = 0
+    # A deleted case is not open, whatever its status: no alert may join it.
+    case_deleted: bool = False
 
 
 class Reason(StrEnum):
@@ -35,7 +37,8 @@ class Reason(StrEnum):
 
     JOINED_OPEN_CASE = "joined_open_case"  # within the window of an open case of its key
     NO_CASE_FOR_KEY = "no_case_for_key"  # first detection of its key
-    PREVIOUS_CASE_CLOSED = "previous_case_closed"  # the key's case is resolved or closed
+    # The key's case is resolved, closed or deleted.
+    PREVIOUS_CASE_CLOSED = "previous_case_closed"
     OUTSIDE_WINDOW = "outside_window"  # further from the key's case than the window
     CASE_FULL = "case_full"  # the key's case holds the policy's maximum of alerts
     REOPENED_CASE = "reopened_case"  # the key's finished case was reopened (on_closed)
@@ -230,7 +233,7 @@ def _fixed_window(at: datetime, window: timedelta) -> int:
 
 
 def _usable_span(slot: OpenSlot | None, policy: GroupingPolicy) -> tuple[datetime, datetime] | None:
-    if slot is None:
+    if slot is None or slot.case_deleted:  # a deleted case is not open, whatever its status
         return None
     status = CaseStatus(slot.case_status)
     reopenable = policy.on_closed is OnClosed.REOPEN and status in REOPENABLE
