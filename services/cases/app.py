@@ -12,6 +12,8 @@ from libs.common.kafka import create_broker, ensure_topics
 from libs.common.outbox import OutboxRelay
 from services.cases.alerting_policy_api import router as alerting_policy_router
 from services.cases.api import router
+from services.cases.moves_api import router as moves_router
+from services.cases.moves_service import CaseMoveService
 from services.cases.policy_api import router as policy_router
 from services.cases.service import CaseService
 from services.cases.settings import CasesSettings
@@ -48,8 +50,10 @@ def create_app(settings: CasesSettings) -> FastAPI:
     app.state.admin_authenticator = ApiKeyAuthenticator(settings.cases.admin_api_keys)
     app.state.sla_scanner = scanner
     app.state.case_service = CaseService(store)
+    app.state.case_move_service = CaseMoveService(store)
     install_error_handlers(app)
     app.include_router(router)
+    app.include_router(moves_router)
     app.include_router(policy_router)
     app.include_router(alerting_policy_router)
 

@@ -30,6 +30,7 @@ from libs.common.casestore.lifecycle import (
     moved_timestamps,
     workflow_of,
 )
+from libs.common.casestore.merging import MergeOutcome, UnmergeOutcome, merge_cases, unmerge_case
 from libs.common.casestore.policy import load_policy
 from libs.common.casestore.sla import due_notices
 from libs.common.contracts.cases import (
@@ -43,7 +44,7 @@ from libs.common.contracts.cases import (
 )
 from libs.common.contracts.detections import Severity
 from libs.common.db.models import Case, CaseNote
-from libs.common.errors import MissingRequiredFields, NotFound
+from libs.common.errors import InvalidInput, MissingRequiredFields, NotFound
 
 __all__ = ["CaseGrowth", "CaseOpening", "CaseStore", "NewAlert", "NewCase"]
 
@@ -95,6 +96,12 @@ class CaseStore:
         reason: str | None = None,
     ) -> Case:
         """Move a case through its workflow; a move out of resolved/closed is a reopen."""
+        if target is CaseStatus.MERGED:
+            # A merged case records where it went and what moved, so it can be undone.
+            raise InvalidInput(
+                "a case becomes merged by merging it: POST /api/v1/cases/{target}/merge",
+                requested=target.value,
+            )
         case = await self._lock(session, tenant_id, case_id)
         return await self._move(session, case, target, actor, reason)
 
@@ -137,6 +144,23 @@ class CaseStore:
         )
         await record_events(session, self.source, [event])
         return case
+
+    async def merge(
+        self,
+        session: AsyncSession,
+        tenant_id: str,
+        target_id: uuid.UUID,
+        source_ids: Sequence[uuid.UUID],
+        actor: str,
+    ) -> MergeOutcome:
+        """Merge the sources into the target (their alerts, notes and grouping slots)."""
+        return await merge_cases(session, self.source, tenant_id, target_id, source_ids, actor)
+
+    async def unmerge(
+        self, session: AsyncSession, tenant_id: str, case_id: uuid.UUID, actor: str
+    ) -> UnmergeOutcome:
+        """Undo the merge of `case_id`: its alerts, notes, slots and status come back."""
+        return await unmerge_case(session, self.source, tenant_id, case_id, actor)
 
     async def update_fields(
         self,

@@ -101,6 +101,38 @@ class Case(SQLModel, table=True):
         default_factory=list,
         sa_column=Column(ARRAY(String(32)), nullable=False, server_default=text("'{}'")),
     )
+    # Set while the case is merged into another (status `merged`); cleared by an unmerge.
+    merged_into: uuid.UUID | None = Field(default=None, foreign_key="cases.id")
+
+
+class CaseMerge(SQLModel, table=True):
+    """One source case merged into a target, with what moved, so it can be undone. A row
+    is never deleted: an unmerge stamps it, and a later merge of the same case adds one."""
+
+    __tablename__ = "case_merges"
+    __table_args__ = (
+        # At most one merge of a case in force at a time.
+        Index(
+            "uq_case_merges_tenant_source_active",
+            "tenant_id",
+            "source_case_id",
+            unique=True,
+            postgresql_where=text("unmerged_at IS NULL"),
+        ),
+        Index("ix_case_merges_tenant_target", "tenant_id", "target_case_id"),
+    )
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    tenant_id: str = Field(sa_column=tenant_column())
+    source_case_id: uuid.UUID = Field(foreign_key="cases.id")
+    target_case_id: uuid.UUID = Field(foreign_key="cases.id")
+    # The source as it was (status and done times), the alert and note ids moved, and the
+    # grouping slots re-pointed (with their windows): everything an unmerge restores.
+    moved: dict[str, Any] = Field(sa_column=json_column())
+    merged_by: str = Field(max_length=256)
+    merged_at: datetime = Field(sa_column=tz_column(server_now=True))
+    unmerged_by: str | None = Field(default=None, max_length=256)
+    unmerged_at: datetime | None = Field(default=None, sa_column=tz_column(nullable=True))
 
 
 class TenantCasePolicy(SQLModel, table=True):
