@@ -6,10 +6,10 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Request, status
 
 from services.cases.api import Caller, Session
-from services.cases.moves_schemas import MergeIn, MergeOut, UnmergeOut
+from services.cases.moves_schemas import MergeIn, MergeOut, SplitIn, SplitOut, UnmergeOut
 from services.cases.moves_service import CaseMoveService
 
 router = APIRouter(prefix="/api/v1")
@@ -43,3 +43,15 @@ async def unmerge_case(
     case_id: uuid.UUID, caller: Caller, session: Session, service: Service
 ) -> UnmergeOut:
     return await service.unmerge(session, caller, case_id)
+
+
+@router.post(
+    "/cases/{case_id}/split",
+    response_model=SplitOut,
+    status_code=status.HTTP_201_CREATED,
+    summary="Move chosen alerts out of this case into a new case; their provenance is kept",
+)
+async def split_case(
+    case_id: uuid.UUID, body: SplitIn, caller: Caller, session: Session, service: Service
+) -> SplitOut:
+    return await service.split(session, caller, case_id, body)

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from libs.common.casestore.store import CaseStore
 from libs.common.http import Principal
 from libs.common.logging import get_logger
-from services.cases.moves_schemas import MergeIn, MergeOut, UnmergeOut
+from services.cases.moves_schemas import MergeIn, MergeOut, SplitIn, SplitOut, UnmergeOut
 from services.cases.schemas import CaseSummary
 
 log = get_logger(__name__)
@@ -58,4 +58,23 @@ class CaseMoveService:
             restored_alert_ids=restored.alert_ids,
             restored_note_ids=restored.note_ids,
             restored_group_keys=restored.group_keys,
+        )
+
+    async def split(
+        self, session: AsyncSession, caller: Principal, case_id: uuid.UUID, body: SplitIn
+    ) -> SplitOut:
+        split = await self._store.split(
+            session, caller.tenant_id, case_id, body.alert_ids, caller.name, body.title
+        )
+        log.info(
+            "case.split",
+            tenant_id=caller.tenant_id,
+            case_id=str(case_id),
+            new_case_id=str(split.case.id),
+            alerts=len(split.alert_ids),
+        )
+        return SplitOut(
+            case=CaseSummary.model_validate(split.case),
+            source=CaseSummary.model_validate(split.source),
+            moved_alert_ids=split.alert_ids,
         )

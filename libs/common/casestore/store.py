@@ -33,6 +33,7 @@ from libs.common.casestore.lifecycle import (
 from libs.common.casestore.merging import MergeOutcome, UnmergeOutcome, merge_cases, unmerge_case
 from libs.common.casestore.policy import load_policy
 from libs.common.casestore.sla import due_notices
+from libs.common.casestore.splitting import SplitOutcome, split_case
 from libs.common.contracts.cases import (
     CaseEventV1,
     CaseFieldChangedV1,
@@ -161,6 +162,18 @@ class CaseStore:
     ) -> UnmergeOutcome:
         """Undo the merge of `case_id`: its alerts, notes, slots and status come back."""
         return await unmerge_case(session, self.source, tenant_id, case_id, actor)
+
+    async def split(
+        self,
+        session: AsyncSession,
+        tenant_id: str,
+        case_id: uuid.UUID,
+        alert_ids: Sequence[uuid.UUID],
+        actor: str,
+        title: str | None = None,
+    ) -> SplitOutcome:
+        """Move the chosen alerts out of the case into a new one."""
+        return await split_case(session, self.source, tenant_id, case_id, alert_ids, actor, title)
 
     async def update_fields(
         self,
