@@ -21,6 +21,7 @@ from libs.common.casestore.batch import (
     NewCase,
     apply_grouping,
 )
+from libs.common.casestore.changes import CaseChange, field_values, moves_status
 from libs.common.casestore.events import event_base, record_events
 from libs.common.casestore.fields import FIELD_EVENTS, stored_value
 from libs.common.casestore.lifecycle import (
@@ -174,6 +175,29 @@ class CaseStore:
     ) -> SplitOutcome:
         """Move the chosen alerts out of the case into a new one."""
         return await split_case(session, self.source, tenant_id, case_id, alert_ids, actor, title)
+
+    async def apply_change(
+        self,
+        session: AsyncSession,
+        tenant_id: str,
+        case_id: uuid.UUID,
+        change: CaseChange,
+        actor: str,
+    ) -> list[str]:
+        """Apply one bulk change to one case: fields first (a close may need the
+        classification set in the same change), then the status. Returns what changed;
+        empty when the case already was as asked (nothing written)."""
+        case = await self._lock(session, tenant_id, case_id)
+        values = field_values(case, change)
+        status_moves = moves_status(case, change)
+        if values:
+            await self.update_fields(session, tenant_id, case_id, values, actor)
+        if status_moves:
+            assert change.status is not None
+            await self.change_status(
+                session, tenant_id, case_id, change.status, actor, change.reason
+            )
+        return sorted(values) + (["status"] if status_moves else [])
 
     async def update_fields(
         self,

@@ -135,6 +135,49 @@ class CaseMerge(SQLModel, table=True):
     unmerged_at: datetime | None = Field(default=None, sa_column=tz_column(nullable=True))
 
 
+class CaseBulkJob(SQLModel, table=True):
+    """A bulk change of up to 200 cases, run item by item by the cases service. `request`
+    is the change as asked (selection, change, dry run); progress is in its items."""
+
+    __tablename__ = "case_bulk_jobs"
+    __table_args__ = (
+        Index("ix_case_bulk_jobs_tenant_created", "tenant_id", "created_at"),
+        Index(
+            "ix_case_bulk_jobs_unfinished",
+            "created_at",
+            postgresql_where=text("finished_at IS NULL"),
+        ),
+    )
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    tenant_id: str = Field(sa_column=tenant_column())
+    created_by: str = Field(max_length=256)
+    dry_run: bool = Field(sa_column=Column(Boolean, nullable=False))
+    status: str = Field(max_length=16)  # queued, running, done
+    request: dict[str, Any] = Field(sa_column=json_column())
+    total: int
+    created_at: datetime = Field(sa_column=tz_column(server_now=True))
+    started_at: datetime | None = Field(default=None, sa_column=tz_column(nullable=True))
+    finished_at: datetime | None = Field(default=None, sa_column=tz_column(nullable=True))
+
+
+class CaseBulkJobItem(SQLModel, table=True):
+    """One case of a bulk job and what happened to it: pending, changed, unchanged or
+    failed (with the error's code, HTTP status and message)."""
+
+    __tablename__ = "case_bulk_job_items"
+
+    job_id: uuid.UUID = Field(primary_key=True, foreign_key="case_bulk_jobs.id")
+    position: int = Field(primary_key=True)
+    tenant_id: str = Field(sa_column=tenant_column())
+    # Not a foreign key: an id the caller sent may name no case of theirs (failed, 404).
+    case_id: uuid.UUID
+    outcome: str = Field(max_length=16)
+    changed: list[str] | None = Field(default=None, sa_column=json_column(nullable=True))
+    error: dict[str, Any] | None = Field(default=None, sa_column=json_column(nullable=True))
+    finished_at: datetime | None = Field(default=None, sa_column=tz_column(nullable=True))
+
+
 class TenantCasePolicy(SQLModel, table=True):
     """One version of a tenant's case policy (casestore.policy.CasePolicy as JSON). Rows are
     only ever added: the newest version is in force, the older ones are its history."""
