@@ -2,33 +2,11 @@
 
 from __future__ import annotations
 
-import hashlib
-from collections.abc import Iterable
-
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from libs.common.contracts.detections import DetectionV1
 from libs.common.policies.grouping import OpenSlot
-
-
-def group_lock_id(tenant_id: str, group_key: str) -> int:
-    """A stable signed 64-bit advisory-lock id for one (tenant, group key)."""
-    digest = hashlib.blake2b(f"{tenant_id}\x00{group_key}".encode(), digest_size=8).digest()
-    return int.from_bytes(digest, "big", signed=True)
-
-
-async def lock_group_keys(session: AsyncSession, tenant_id: str, keys: Iterable[str]) -> None:
-    # Taken in ascending id order by every instance, so two batches that share keys
-    # wait for each other instead of deadlocking. Held until the transaction ends.
-    ids = sorted({group_lock_id(tenant_id, key) for key in keys})
-    await session.execute(
-        text(
-            "SELECT count(pg_advisory_xact_lock(k)) "
-            "FROM (SELECT k FROM unnest(CAST(:ids AS bigint[])) AS k ORDER BY k) AS ordered"
-        ),
-        {"ids": ids},
-    )
 
 
 async def stored_detection_ids(

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from libs.common.casestore.group_locks import lock_group_keys
 from libs.common.casestore.store import CaseGrowth, CaseOpening, CaseStore
 from libs.common.contracts.cases import CaseStatus
 from libs.common.contracts.detections import DetectionV1
@@ -110,7 +111,8 @@ class GroupingService:
             first = by_key[group.key].setdefault(detection.detection_id, detection)
             if first is not detection:
                 repeats.append(detection)
-        await repository.lock_group_keys(session, tenant_id, by_key)
+        # The key locks are the case store's too: merges move slots under them.
+        await lock_group_keys(session, tenant_id, by_key)
         # Checked under the group locks: a detection always maps to the same key, so a
         # concurrent instance holding the same detection waits here and then sees it.
         stored = await repository.stored_detection_ids(

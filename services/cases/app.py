@@ -13,7 +13,12 @@ from libs.common.outbox import OutboxRelay
 from services.cases.alerting_policy_api import router as alerting_policy_router
 from services.cases.api import router
 from services.cases.backtest_api import router as backtest_router
+from services.cases.bulk_api import router as bulk_router
+from services.cases.bulk_runner import BulkJobRunner
+from services.cases.bulk_service import BulkJobService
 from services.cases.deletion_api import router as deletion_router
+from services.cases.moves_api import router as moves_router
+from services.cases.moves_service import CaseMoveService
 from services.cases.policy_api import router as policy_router
 from services.cases.service import CaseService
 from services.cases.settings import CasesSettings
@@ -27,6 +32,8 @@ def create_app(settings: CasesSettings) -> FastAPI:
     relay = OutboxRelay(sessions, broker, settings.outbox)
     store = CaseStore(source="casestream/cases")
     scanner = SlaScanner(sessions, store, settings.cases.sla_scanner, on_recorded=relay.notify)
+    bulk_jobs = BulkJobService(store)
+    bulk_runner = BulkJobRunner(sessions, bulk_jobs, on_changed=relay.notify)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -34,9 +41,11 @@ def create_app(settings: CasesSettings) -> FastAPI:
         await broker.connect()
         relay.start()
         scanner.start()
+        await bulk_runner.resume_unfinished()
         try:
             yield
         finally:
+            await bulk_runner.stop()
             await scanner.stop()
             await relay.stop()
             await broker.stop()
@@ -50,9 +59,14 @@ def create_app(settings: CasesSettings) -> FastAPI:
     app.state.admin_authenticator = ApiKeyAuthenticator(settings.cases.admin_api_keys)
     app.state.sla_scanner = scanner
     app.state.case_service = CaseService(store)
+    app.state.case_move_service = CaseMoveService(store)
+    app.state.bulk_job_service = bulk_jobs
+    app.state.bulk_job_runner = bulk_runner
     install_error_handlers(app)
+    app.include_router(bulk_router)
     app.include_router(router)
     app.include_router(deletion_router)
+    app.include_router(moves_router)
     app.include_router(policy_router)
     app.include_router(alerting_policy_router)
     app.include_router(backtest_router)

@@ -48,6 +48,9 @@ class CaseSummary(BaseModel):
     requires_human_approval: bool
     ack_due_at: datetime | None = Field(description="null for cases opened before SLAs")
     resolve_due_at: datetime | None
+    merged_into: uuid.UUID | None = Field(
+        default=None, description="the case this one is merged into (status merged)"
+    )
 
     @computed_field  # type: ignore[prop-decorator]
     @property

@@ -91,7 +91,7 @@ async def apply_grouping(
     result = GroupingWrite()
     # The policy in force decides new cases' workflow and every SLA due time computed here.
     policy = (await load_policy(session, tenant_id)).policy
-    opened = await _insert_cases(session, tenant_id, openings, policy)
+    opened = await insert_new_cases(session, tenant_id, openings, policy)
     grown = await repository.lock_cases(session, tenant_id, [g.case_id for g in growths])
     # Deleted after the caller chose it: refused like a missing case, so alerting retries
     # the batch and then sees the case is no longer open.
@@ -152,9 +152,11 @@ async def apply_grouping(
     return result
 
 
-async def _insert_cases(
+async def insert_new_cases(
     session: AsyncSession, tenant_id: str, openings: Sequence[CaseOpening], policy: CasePolicy
 ) -> list[Case]:
+    """Insert the openings' cases. Takes the tenant's case-number lock, so every writer
+    calls it before locking any case row (one lock order: no deadlocks)."""
     if not openings:
         return []
     first, opened_at = await repository.allocate_case_numbers(session, tenant_id, len(openings))

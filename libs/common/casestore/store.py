@@ -22,6 +22,7 @@ from libs.common.casestore.batch import (
     NewCase,
     apply_grouping,
 )
+from libs.common.casestore.changes import CaseChange, field_values, moves_status
 from libs.common.casestore.events import event_base, record_events
 from libs.common.casestore.fields import FIELD_EVENTS, stored_value
 from libs.common.casestore.lifecycle import (
@@ -31,8 +32,10 @@ from libs.common.casestore.lifecycle import (
     moved_timestamps,
     workflow_of,
 )
+from libs.common.casestore.merging import MergeOutcome, UnmergeOutcome, merge_cases, unmerge_case
 from libs.common.casestore.policy import load_policy
 from libs.common.casestore.sla import due_notices
+from libs.common.casestore.splitting import SplitOutcome, split_case
 from libs.common.contracts.cases import (
     CaseDeletedV1,
     CaseEventV1,
@@ -46,7 +49,7 @@ from libs.common.contracts.cases import (
 )
 from libs.common.contracts.detections import Severity
 from libs.common.db.models import Case, CaseNote
-from libs.common.errors import Conflict, MissingRequiredFields, NotFound
+from libs.common.errors import Conflict, InvalidInput, MissingRequiredFields, NotFound
 
 __all__ = ["CaseGrowth", "CaseOpening", "CaseStore", "NewAlert", "NewCase"]
 
@@ -102,6 +105,12 @@ class CaseStore:
         reason: str | None = None,
     ) -> Case:
         """Move a case through its workflow; a move out of resolved/closed is a reopen."""
+        if target is CaseStatus.MERGED:
+            # A merged case records where it went and what moved, so it can be undone.
+            raise InvalidInput(
+                "a case becomes merged by merging it: POST /api/v1/cases/{target}/merge",
+                requested=target.value,
+            )
         case = await self._lock(session, tenant_id, case_id)
         return await self._move(session, case, target, actor, reason)
 
@@ -146,6 +155,58 @@ class CaseStore:
         )
         await record_events(session, self.source, [event])
         return case
+
+    async def merge(
+        self,
+        session: AsyncSession,
+        tenant_id: str,
+        target_id: uuid.UUID,
+        source_ids: Sequence[uuid.UUID],
+        actor: str,
+    ) -> MergeOutcome:
+        """Merge the sources into the target (their alerts, notes and grouping slots)."""
+        return await merge_cases(session, self.source, tenant_id, target_id, source_ids, actor)
+
+    async def unmerge(
+        self, session: AsyncSession, tenant_id: str, case_id: uuid.UUID, actor: str
+    ) -> UnmergeOutcome:
+        """Undo the merge of `case_id`: its alerts, notes, slots and status come back."""
+        return await unmerge_case(session, self.source, tenant_id, case_id, actor)
+
+    async def split(
+        self,
+        session: AsyncSession,
+        tenant_id: str,
+        case_id: uuid.UUID,
+        alert_ids: Sequence[uuid.UUID],
+        actor: str,
+        title: str | None = None,
+    ) -> SplitOutcome:
+        """Move the chosen alerts out of the case into a new one."""
+        return await split_case(session, self.source, tenant_id, case_id, alert_ids, actor, title)
+
+    async def apply_change(
+        self,
+        session: AsyncSession,
+        tenant_id: str,
+        case_id: uuid.UUID,
+        change: CaseChange,
+        actor: str,
+    ) -> list[str]:
+        """Apply one bulk change to one case: fields first (a close may need the
+        classification set in the same change), then the status. Returns what changed;
+        empty when the case already was as asked (nothing written)."""
+        case = await self._lock(session, tenant_id, case_id)
+        values = field_values(case, change)
+        status_moves = moves_status(case, change)
+        if values:
+            await self.update_fields(session, tenant_id, case_id, values, actor)
+        if status_moves:
+            assert change.status is not None
+            await self.change_status(
+                session, tenant_id, case_id, change.status, actor, change.reason
+            )
+        return sorted(values) + (["status"] if status_moves else [])
 
     async def update_fields(
         self,

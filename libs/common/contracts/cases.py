@@ -69,6 +69,8 @@ class CaseOpenedV1(CaseEventBase):
     workflow: str | None = None
     ack_due_at: datetime | None = None
     resolve_due_at: datetime | None = None
+    # The case whose alerts were split off into this one (POST /cases/{id}/split).
+    split_from: uuid.UUID | None = None
 
 
 class CaseAlertAttachedV1(CaseEventBase):
@@ -164,6 +166,59 @@ class CaseRestoredV1(CaseEventBase):
     reason: str | None = Field(default=None, max_length=4_096)
 
 
+class CaseMergedIntoV1(CaseEventBase):
+    """This case (a source) was merged into `target_case_id`: its alerts and notes moved
+    there and its status became `merged`. Undone by `case.unmerged`."""
+
+    type: Literal["case.merged_into"] = "case.merged_into"
+    merge_id: uuid.UUID
+    target_case_id: uuid.UUID
+    target_case_number: int = Field(ge=1)
+    from_status: CaseStatus
+    alert_ids: list[uuid.UUID] = Field(default_factory=list)
+    note_ids: list[uuid.UUID] = Field(default_factory=list)
+    group_keys: list[str] = Field(default_factory=list)
+
+
+class CaseMergedFromV1(CaseEventBase):
+    """Other cases were merged into this one (the target): it took their alerts and notes."""
+
+    type: Literal["case.merged_from"] = "case.merged_from"
+    source_case_ids: list[uuid.UUID] = Field(min_length=1)
+    merge_ids: list[uuid.UUID] = Field(min_length=1)
+    alert_ids: list[uuid.UUID] = Field(default_factory=list)
+    note_ids: list[uuid.UUID] = Field(default_factory=list)
+    alert_count: int = Field(ge=0)
+    from_severity: Severity
+    to_severity: Severity
+    ack_due_at: datetime | None = None
+    resolve_due_at: datetime | None = None
+
+
+class CaseUnmergedV1(CaseEventBase):
+    """A merge of this case was undone: its alerts and notes came back from the case it
+    was merged into, and it is back in the status it had before."""
+
+    type: Literal["case.unmerged"] = "case.unmerged"
+    merge_id: uuid.UUID
+    from_case_id: uuid.UUID
+    to_status: CaseStatus
+    alert_ids: list[uuid.UUID] = Field(default_factory=list)
+    note_ids: list[uuid.UUID] = Field(default_factory=list)
+    alert_count: int = Field(ge=0)
+
+
+class CaseAlertRemovedV1(CaseEventBase):
+    """Alerts (and with an unmerge, notes) left this case for `to_case_id`."""
+
+    type: Literal["case.alert_removed"] = "case.alert_removed"
+    alert_ids: list[uuid.UUID] = Field(default_factory=list)
+    note_ids: list[uuid.UUID] = Field(default_factory=list)
+    alert_count: int = Field(ge=0)
+    to_case_id: uuid.UUID
+    reason: Literal["split", "unmerge"]
+
+
 CaseEventV1 = Annotated[
     CaseOpenedV1
     | CaseAlertAttachedV1
@@ -174,7 +229,11 @@ CaseEventV1 = Annotated[
     | CaseReopenedV1
     | CaseSlaEventV1
     | CaseDeletedV1
-    | CaseRestoredV1,
+    | CaseRestoredV1
+    | CaseMergedIntoV1
+    | CaseMergedFromV1
+    | CaseUnmergedV1
+    | CaseAlertRemovedV1,
     Field(discriminator="type"),
 ]
 

@@ -134,6 +134,8 @@ class Case(SQLModel, table=True):
     # read shows it and no alert joins it, until it is restored.
     deleted_at: datetime | None = Field(default=None, sa_column=tz_column(nullable=True))
     deleted_by: str | None = Field(default=None, max_length=256)
+    # Set while the case is merged into another (status `merged`); cleared by an unmerge.
+    merged_into: uuid.UUID | None = Field(default=None, foreign_key="cases.id")
 
 
 # Columns Postgres derives from the case row for the list's filters and sorts. They are on
@@ -188,6 +190,79 @@ class CaseEntity(SQLModel, table=True):
 
 
 MAX_ENTITY_VALUE = 512
+
+
+class CaseMerge(SQLModel, table=True):
+    """One source case merged into a target, with what moved, so it can be undone. A row
+    is never deleted: an unmerge stamps it, and a later merge of the same case adds one."""
+
+    __tablename__ = "case_merges"
+    __table_args__ = (
+        # At most one merge of a case in force at a time.
+        Index(
+            "uq_case_merges_tenant_source_active",
+            "tenant_id",
+            "source_case_id",
+            unique=True,
+            postgresql_where=text("unmerged_at IS NULL"),
+        ),
+        Index("ix_case_merges_tenant_target", "tenant_id", "target_case_id"),
+    )
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    tenant_id: str = Field(sa_column=tenant_column())
+    source_case_id: uuid.UUID = Field(foreign_key="cases.id")
+    target_case_id: uuid.UUID = Field(foreign_key="cases.id")
+    # The source as it was (status and done times), the alert and note ids moved, and the
+    # grouping slots re-pointed (with their windows): everything an unmerge restores.
+    moved: dict[str, Any] = Field(sa_column=json_column())
+    merged_by: str = Field(max_length=256)
+    merged_at: datetime = Field(sa_column=tz_column(server_now=True))
+    unmerged_by: str | None = Field(default=None, max_length=256)
+    unmerged_at: datetime | None = Field(default=None, sa_column=tz_column(nullable=True))
+
+
+class CaseBulkJob(SQLModel, table=True):
+    """A bulk change of up to 200 cases, run item by item by the cases service. `request`
+    is the change as asked (selection, change, dry run); progress is in its items."""
+
+    __tablename__ = "case_bulk_jobs"
+    __table_args__ = (
+        Index("ix_case_bulk_jobs_tenant_created", "tenant_id", "created_at"),
+        Index(
+            "ix_case_bulk_jobs_unfinished",
+            "created_at",
+            postgresql_where=text("finished_at IS NULL"),
+        ),
+    )
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    tenant_id: str = Field(sa_column=tenant_column())
+    created_by: str = Field(max_length=256)
+    dry_run: bool = Field(sa_column=Column(Boolean, nullable=False))
+    status: str = Field(max_length=16)  # queued, running, done
+    request: dict[str, Any] = Field(sa_column=json_column())
+    total: int
+    created_at: datetime = Field(sa_column=tz_column(server_now=True))
+    started_at: datetime | None = Field(default=None, sa_column=tz_column(nullable=True))
+    finished_at: datetime | None = Field(default=None, sa_column=tz_column(nullable=True))
+
+
+class CaseBulkJobItem(SQLModel, table=True):
+    """One case of a bulk job and what happened to it: pending, changed, unchanged or
+    failed (with the error's code, HTTP status and message)."""
+
+    __tablename__ = "case_bulk_job_items"
+
+    job_id: uuid.UUID = Field(primary_key=True, foreign_key="case_bulk_jobs.id")
+    position: int = Field(primary_key=True)
+    tenant_id: str = Field(sa_column=tenant_column())
+    # Not a foreign key: an id the caller sent may name no case of theirs (failed, 404).
+    case_id: uuid.UUID
+    outcome: str = Field(max_length=16)
+    changed: list[str] | None = Field(default=None, sa_column=json_column(nullable=True))
+    error: dict[str, Any] | None = Field(default=None, sa_column=json_column(nullable=True))
+    finished_at: datetime | None = Field(default=None, sa_column=tz_column(nullable=True))
 
 
 class TenantCasePolicy(SQLModel, table=True):

@@ -12,10 +12,10 @@ from sqlalchemy import func, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from libs.common.casestore.group_locks import lock_group_keys
 from libs.common.contracts.detections import DetectionV1
 from libs.common.db.jsonb import SerializedJSON
 from libs.common.db.models import CorrelationState
-from services.alerting import repository as grouping_repository
 
 Key = tuple[str, str]  # (rule id, key digest)
 
@@ -46,7 +46,7 @@ async def lock_keys(session: AsyncSession, tenant_id: str, keys: Iterable[Key]) 
     (same id function, a prefix keeps the names apart), so instances never deadlock."""
     names = [f"correlation\x00{rule_id}\x00{digest}" for rule_id, digest in keys]
     if names:
-        await grouping_repository.lock_group_keys(session, tenant_id, names)
+        await lock_group_keys(session, tenant_id, names)
 
 
 async def record_contributions(
