@@ -8,6 +8,7 @@ says `accepted` for a repeat, and the log says why."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 
 from redis.asyncio import Redis
@@ -17,13 +18,18 @@ from libs.common.logging import get_logger
 log = get_logger(__name__)
 KEY_PREFIX = "casestream-dedup"
 
-# SET NX EX per key, all in one script call: 1 where the id is new, 0 where it was seen.
+# SET NX EX per id, all in one script call; the answer is a string of '1' (new) and '0'
+# (seen). The ids travel as one JSON argument and the keys are built in Lua: packing a
+# thousand separate arguments in redis-py cost ~9 µs each, more than the rest of ingest's
+# work per detection. (So the keys are not declared: fine on one Redis, not on a cluster.)
 CLAIM_SCRIPT = """
+local prefix, seconds = ARGV[1], ARGV[2]
+local ids = cjson.decode(ARGV[3])
 local claimed = {}
-for i, key in ipairs(KEYS) do
-  claimed[i] = redis.call('SET', key, '1', 'NX', 'EX', ARGV[1]) and 1 or 0
+for i, id in ipairs(ids) do
+  claimed[i] = redis.call('SET', prefix .. id, '1', 'NX', 'EX', seconds) and '1' or '0'
 end
-return claimed
+return table.concat(claimed)
 """
 
 
@@ -40,12 +46,13 @@ class DuplicateWindow:
             return [True] * len(detection_ids)
         try:
             claimed = await self._claim(
-                keys=[_key(tenant_id, d) for d in detection_ids], args=[self._window_seconds]
+                keys=[],
+                args=[_prefix(tenant_id), self._window_seconds, json.dumps(list(detection_ids))],
             )
         except Exception:  # Redis down: report everything as new, loudly (see module doc)
             log.warning("ingest.dedup_unavailable", tenant_id=tenant_id)
             return [True] * len(detection_ids)
-        return [bool(flag) for flag in claimed]
+        return [flag == ord("1") for flag in claimed]
 
     async def release(self, tenant_id: str, detection_ids: Sequence[str]) -> None:
         """Forget claims of detections the broker did not take, so a retry is not a
@@ -53,11 +60,11 @@ class DuplicateWindow:
         if not detection_ids or not self._window_seconds:
             return
         try:
-            await self._redis.delete(*[_key(tenant_id, d) for d in detection_ids])
+            await self._redis.delete(*[_prefix(tenant_id) + d for d in detection_ids])
         except Exception:
             log.warning("ingest.dedup_release_failed", tenant_id=tenant_id)
 
 
-def _key(tenant_id: str, detection_id: str) -> str:
+def _prefix(tenant_id: str) -> str:
     # Tenant ids are ≤64 chars without a separator constraint: length-prefix them.
-    return f"{KEY_PREFIX}:{len(tenant_id)}:{tenant_id}:{detection_id}"
+    return f"{KEY_PREFIX}:{len(tenant_id)}:{tenant_id}:"
