@@ -9,7 +9,6 @@ from typing import Any
 from libs.common.casestore.store import NewAlert, NewCase
 from libs.common.contracts.detections import DetectionV1, Severity
 from libs.common.db.jsonb import SerializedJSON
-from libs.common.policies.alerting import SeverityThresholds
 from libs.common.policies.grouping import (
     AppliedPolicy,
     GroupKey,
@@ -18,17 +17,16 @@ from libs.common.policies.grouping import (
     Segment,
     provenance,
 )
+from services.alerting.assessment import Assessment
 from services.alerting.case_text import case_description, case_title
 
 
-def new_case(
-    tenant_id: str, group: GroupKey, segment: Segment, thresholds: SeverityThresholds
-) -> NewCase:
+def new_case(tenant_id: str, group: GroupKey, segment: Segment, assessment: Assessment) -> NewCase:
     first = segment.detections[0]
     return NewCase(
         tenant_id=tenant_id,
         title=case_title(segment.detections, continued=segment.continues is not None),
-        severity=max((thresholds.severity_for(d) for d in segment.detections), key=_rank),
+        severity=max((assessment.severity(d) for d in segment.detections), key=_rank),
         description=case_description(segment.detections),
         group_key=group.key,
         host=first.host,
@@ -39,15 +37,16 @@ def new_case(
 
 
 def segment_alerts(
-    group: GroupKey, segment: Segment, policy: AppliedPolicy, thresholds: SeverityThresholds
+    group: GroupKey, segment: Segment, policy: AppliedPolicy, assessment: Assessment
 ) -> list[NewAlert]:
     opened = segment.case_id is None and segment.held is None
     alerts = []
     for n, detection in enumerate(segment.detections):
-        severity = thresholds.severity_for(detection)
+        severity = assessment.severity(detection)
         first = n == 0 and (opened or segment.reopens)
         reason = segment.reason if first else Reason.JOINED_OPEN_CASE
         grouping = provenance(detection, group, policy, severity, reason, opened and n == 0)
+        grouping.update(assessment.provenance(detection))
         if segment.held is not None:
             grouping.update(decision="no_case", reason=segment.held.value)
         if segment.continues is not None:

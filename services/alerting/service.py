@@ -6,7 +6,6 @@ Runs inside the message handler's transaction; it never commits."""
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -19,13 +18,15 @@ from libs.common.policies.alerting import DEFAULT_POLICY, AlertingPolicy, Groupi
 from libs.common.policies.grouping import (
     AppliedPolicy,
     GroupKey,
-    Reason,
     Segment,
     group_key,
     plan_segments,
 )
 from libs.common.policies.repository import current_policy
+from libs.common.verdicts.model import all_entities
+from libs.common.verdicts.repository import active_verdicts
 from services.alerting import repository
+from services.alerting.assessment import Assessment
 from services.alerting.case_plans import new_case, next_slots, segment_alerts
 from services.alerting.correlation.alerts import correlation_group_key
 from services.alerting.correlation.service import CorrelationEngine
@@ -49,15 +50,6 @@ def _group_key(detection: DetectionV1, policy: GroupingPolicy) -> GroupKey:
     if correlated is not None:
         return GroupKey(correlated, "correlation", {"correlation": correlated})
     return group_key(detection, policy)
-
-
-def _case_rule(policy: AlertingPolicy) -> Callable[[DetectionV1], Reason | None]:
-    def may_open(detection: DetectionV1) -> Reason | None:
-        severity = policy.severity.severity_for(detection)
-        refusal = policy.case_creation.may_open(detection, severity)
-        return Reason(refusal) if refusal else None
-
-    return may_open
 
 
 class GroupingService:
@@ -102,6 +94,8 @@ class GroupingService:
     ) -> None:
         version, policy = await self._policy(session, tenant_id)
         applied = AppliedPolicy(version, policy.grouping)
+        verdicts = await active_verdicts(session, tenant_id, all_entities(detections))
+        assessment = Assessment(policy, verdicts)
         groups: dict[str, GroupKey] = {}
         by_key: dict[str, dict[str, DetectionV1]] = defaultdict(dict)
         repeats: list[DetectionV1] = []  # a detection id seen again: counted, never stored
@@ -124,10 +118,12 @@ class GroupingService:
             fresh = [d for d_id, d in by_key[key].items() if d_id not in stored]
             repeats += [d for d_id, d in by_key[key].items() if d_id in stored]
             if fresh:
-                segments = plan_segments(slots.get(key), fresh, policy.grouping, _case_rule(policy))
+                segments = plan_segments(
+                    slots.get(key), fresh, policy.grouping, assessment.may_open
+                )
                 planned += [(key, segment) for segment in segments]
         if planned:
-            await self._write(session, tenant_id, planned, groups, applied, policy, outcome)
+            await self._write(session, tenant_id, planned, groups, applied, assessment, outcome)
             await repository.save_slots(session, tenant_id, next_slots(slots, planned))
         # After the inserts: a repeat of a detection first seen in this batch counts too.
         outcome.duplicates += len(repeats)
@@ -140,22 +136,21 @@ class GroupingService:
         planned: list[tuple[str, Segment]],
         groups: dict[str, GroupKey],
         applied: AppliedPolicy,
-        policy: AlertingPolicy,
+        assessment: Assessment,
         outcome: BatchOutcome,
     ) -> None:
         # One write for the whole batch: the case store opens and grows every case at once.
-        thresholds = policy.severity
         openings = [
             CaseOpening(
-                new_case(tenant_id, groups[key], seg, thresholds),
-                segment_alerts(groups[key], seg, applied, thresholds),
+                new_case(tenant_id, groups[key], seg, assessment),
+                segment_alerts(groups[key], seg, applied, assessment),
             )
             for key, seg in planned
             if seg.case_id is None and seg.held is None
         ]
         await self._reopen(session, tenant_id, [seg for _, seg in planned if seg.reopens])
         growths = [
-            CaseGrowth(seg.case_id, segment_alerts(groups[key], seg, applied, thresholds))
+            CaseGrowth(seg.case_id, segment_alerts(groups[key], seg, applied, assessment))
             for key, seg in planned
             if seg.case_id is not None
         ]
@@ -163,7 +158,7 @@ class GroupingService:
             alert
             for key, seg in planned
             if seg.held is not None
-            for alert in segment_alerts(groups[key], seg, applied, thresholds)
+            for alert in segment_alerts(groups[key], seg, applied, assessment)
         ]
         written = await self._store.apply_grouping(
             session, tenant_id, openings, growths, ACTOR, uncased

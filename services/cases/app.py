@@ -23,6 +23,8 @@ from services.cases.policy_api import router as policy_router
 from services.cases.service import CaseService
 from services.cases.settings import CasesSettings
 from services.cases.sla_scanner import SlaScanner
+from services.cases.verdict_api import router as verdicts_router
+from services.cases.verdict_service import VerdictService
 
 
 def create_app(settings: CasesSettings) -> FastAPI:
@@ -33,6 +35,7 @@ def create_app(settings: CasesSettings) -> FastAPI:
     store = CaseStore(source="casestream/cases")
     scanner = SlaScanner(sessions, store, settings.cases.sla_scanner, on_recorded=relay.notify)
     bulk_jobs = BulkJobService(store)
+    verdicts = VerdictService(store)
     bulk_runner = BulkJobRunner(sessions, bulk_jobs, on_changed=relay.notify)
 
     @asynccontextmanager
@@ -59,6 +62,7 @@ def create_app(settings: CasesSettings) -> FastAPI:
     app.state.admin_authenticator = ApiKeyAuthenticator(settings.cases.admin_api_keys)
     app.state.sla_scanner = scanner
     app.state.case_service = CaseService(store)
+    app.state.verdict_service = verdicts
     app.state.case_move_service = CaseMoveService(store)
     app.state.bulk_job_service = bulk_jobs
     app.state.bulk_job_runner = bulk_runner
@@ -70,6 +74,7 @@ def create_app(settings: CasesSettings) -> FastAPI:
     app.include_router(policy_router)
     app.include_router(alerting_policy_router)
     app.include_router(backtest_router)
+    app.include_router(verdicts_router)
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:

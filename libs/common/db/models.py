@@ -175,6 +175,22 @@ Index("ix_cases_tags_folded", _cases.c.tags_folded, postgresql_using="gin")
 Index("ix_cases_search_vector", _cases.c.search_vector, postgresql_using="gin")
 
 
+class EntityVerdict(SQLModel, table=True):
+    """An analyst's verdict on an entity value (compared lower-cased), until it expires:
+    benign keeps it from opening new cases, malicious raises the cases it is in."""
+
+    __tablename__ = "entity_verdicts"
+
+    tenant_id: str = Field(primary_key=True, max_length=64)
+    entity_type: str = Field(primary_key=True, max_length=32)
+    value: str = Field(primary_key=True, max_length=512)
+    verdict: str = Field(max_length=16)
+    reason: str | None = Field(default=None, max_length=4_096)
+    set_by: str = Field(max_length=256)
+    set_at: datetime = Field(sa_column=tz_column(server_now=True))
+    expires_at: datetime | None = Field(default=None, sa_column=tz_column(nullable=True))
+
+
 class CaseEntity(SQLModel, table=True):
     """Which entity values (lower-cased) a case's alerts carry: the detection's entities
     and its host. Written by the case store in the transaction that stores the alerts, so

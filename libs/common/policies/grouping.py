@@ -45,6 +45,7 @@ class Reason(StrEnum):
     # No case: it may not open one (policy.case_creation) and there was none to join.
     BELOW_MIN_SEVERITY = "below_min_severity"
     NOT_TAILORED = "not_tailored"
+    BENIGN_ENTITY = "benign_entity"  # an analyst judged one of its entities benign
 
 
 @dataclass(frozen=True)
