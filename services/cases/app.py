@@ -20,6 +20,7 @@ from services.cases.deletion_api import router as deletion_router
 from services.cases.moves_api import router as moves_router
 from services.cases.moves_service import CaseMoveService
 from services.cases.policy_api import router as policy_router
+from services.cases.reports_api import router as reports_router
 from services.cases.service import CaseService
 from services.cases.settings import CasesSettings
 from services.cases.sla_scanner import SlaScanner
@@ -75,6 +76,7 @@ def create_app(settings: CasesSettings) -> FastAPI:
     app.include_router(alerting_policy_router)
     app.include_router(backtest_router)
     app.include_router(verdicts_router)
+    app.include_router(reports_router)
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:
