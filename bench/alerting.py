@@ -24,7 +24,7 @@ from aiokafka import AIOKafkaProducer
 
 from bench.infrastructure import add_common_arguments, bench_infrastructure
 from bench.kafka_baseline import measure_kafka
-from bench.measure import percentile, read_process
+from bench.measure import percentile, print_figures, read_process
 from bench.pipeline import wait_for_alerts
 from bench.replay import load_corpus
 from libs.common.contracts.detections import DetectionV1
@@ -163,9 +163,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "alerting_peak_rss_mib": round(after.peak_rss_mib, 1),
         "target_per_s": 5_000,
     }
-    width = max(map(len, result))
-    for key, value in result.items():
-        print(f"{key:<{width}}  {value}")
+    print_figures(result)
     return result
 
 

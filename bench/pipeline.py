@@ -17,7 +17,7 @@ import httpx
 
 from bench.infrastructure import add_common_arguments, bench_infrastructure
 from bench.kafka_baseline import KafkaBaseline, measure_kafka
-from bench.measure import ProcessFigures, percentile, read_process
+from bench.measure import ProcessFigures, percentile, print_figures, read_process
 from bench.replay import load_corpus, post_corpus, published_sizes
 from libs.embedded.pipeline import PipelineConfig, ServiceProcesses
 from libs.embedded.postgres import asyncpg_dsn
@@ -177,9 +177,7 @@ def report(
         "cpu_ms_per_detection": {k: round(v * 1000 / n, 3) for k, v in cpu.items()},
         "peak_rss_mib": {k: round(v.peak_rss_mib, 1) for k, v in peak.items()},
     }
-    width = max(map(len, result))
-    for key, value in result.items():
-        print(f"{key:<{width}}  {value}")
+    print_figures(result)
     return result
 
 

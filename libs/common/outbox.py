@@ -15,6 +15,7 @@ import json
 from faststream.kafka import KafkaBroker
 from sqlalchemy import text
 
+from libs.common.background import BackgroundLoop
 from libs.common.db.engine import SessionFactory, transaction
 from libs.common.logging import get_logger
 from libs.common.settings import OutboxSettings
@@ -35,7 +36,7 @@ class OutboxRelay:
         self._sessions = sessions
         self._broker = broker
         self._settings = settings
-        self._task: asyncio.Task[None] | None = None
+        self._loop = BackgroundLoop("outbox-relay", self.run)
         self._wake = asyncio.Event()
 
     async def relay_once(self) -> int:
@@ -86,12 +87,8 @@ class OutboxRelay:
                 self._wake.clear()
 
     def start(self) -> None:
-        if self._settings.enabled and self._task is None:
-            self._task = asyncio.create_task(self.run(), name="outbox-relay")
+        if self._settings.enabled:
+            self._loop.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await self._loop.stop()

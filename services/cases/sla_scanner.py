@@ -10,13 +10,13 @@ write then goes through the case store with the case's own tenant."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from libs.common.background import BackgroundLoop
 from libs.common.casestore.store import CaseStore
 from libs.common.db.engine import SessionFactory, transaction
 from libs.common.logging import get_logger
@@ -50,7 +50,7 @@ class SlaScanner:
         self._settings = settings
         self._clock = clock
         self._on_recorded = on_recorded  # wakes the outbox relay after a commit
-        self._task: asyncio.Task[None] | None = None
+        self._loop = BackgroundLoop("sla-scanner", self.run)
 
     async def scan_once(self) -> int:
         """Record what is owed now (SLA notices, then auto-closes), up to one batch of
@@ -107,12 +107,8 @@ class SlaScanner:
             await asyncio.sleep(self._settings.interval_seconds)
 
     def start(self) -> None:
-        if self._settings.enabled and self._task is None:
-            self._task = asyncio.create_task(self.run(), name="sla-scanner")
+        if self._settings.enabled:
+            self._loop.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await self._loop.stop()
