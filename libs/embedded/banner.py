@@ -73,6 +73,7 @@ def stack_banner(
             f'Dev credentials, tenant "{credentials.tenant}" (kept in {credentials_file}):',
             f"  ingest API key (siem)                {credentials.ingest_key}",
             f"  cases API key (analyst)              {credentials.analyst_key}",
+            f"  admin key (policies, source keys)    {credentials.admin_key}",
             f"  cases API key (executor-playbooks)   {credentials.executor_key}",
             f"  webhook signing secret               {credentials.webhook_secret}",
             "",

@@ -32,6 +32,8 @@ class DevCredentials:
     analyst_key: str
     executor_key: str
     webhook_secret: str
+    # Tenant admin: alerting and case policies, source keys (ingest and cases admin APIs).
+    admin_key: str
 
     @classmethod
     def generate(cls, tenant: str = DEV_TENANT) -> DevCredentials:
@@ -41,6 +43,7 @@ class DevCredentials:
             analyst_key=_api_key("csc"),
             executor_key=_api_key("csx"),
             webhook_secret=new_webhook_secret(),
+            admin_key=_api_key("csa"),
         )
 
     @classmethod

@@ -40,6 +40,8 @@ class PipelineConfig:
     webhook_urls: list[str] = field(default_factory=list)
     partitions: int = 3
     extra_env: dict[str, str] = field(default_factory=dict)
+    # The tenant's admin on both admin APIs; none configured when empty.
+    admin_key: str = ""
 
     @classmethod
     def with_fresh_credentials(
@@ -68,6 +70,7 @@ class PipelineConfig:
             webhook_urls=list(webhook_urls),
             partitions=partitions,
             extra_env=extra_env or {},
+            admin_key=secrets.token_urlsafe(24),
         )
 
     @property
@@ -103,6 +106,10 @@ def service_environment(config: PipelineConfig) -> dict[str, str]:
         "CASESTREAM__NOTIFIER__TENANTS": json.dumps([config.tenant]),
         "CASESTREAM__EXECUTOR__TENANTS": json.dumps([config.tenant]),
     }
+    if config.admin_key:
+        admins = json.dumps([{"key": config.admin_key, "tenant": config.tenant, "name": "admin"}])
+        env["CASESTREAM__CASES__ADMIN_API_KEYS"] = admins
+        env["CASESTREAM__INGEST__ADMIN_API_KEYS"] = admins
     env.update(config.extra_env)
     return env
 

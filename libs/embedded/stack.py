@@ -182,6 +182,7 @@ class DevStack:
             webhook_urls=list(self.options.webhook_urls),
             partitions=KafkaSettings().topic_partitions,
             extra_env=extra_env,
+            admin_key=credentials.admin_key,
         )
         return config, credentials
 

@@ -14,6 +14,7 @@ import stat
 import subprocess
 import sys
 import time
+import urllib.request
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -126,6 +127,17 @@ def test_dev_stack_serves_the_printed_curl_and_stops_on_ctrl_c(
     # Run the very line the banner printed: that is what a developer pastes.
     answer = subprocess.run(argv, capture_output=True, text=True, timeout=30, check=True)  # noqa: S603
     assert json.loads(answer.stdout)["accepted"] == 1, answer.stdout
+    # The printed admin key reaches the tenant's alerting policy on the cases API.
+    admin_key = next(line.split()[-1] for line in lines if "admin key (" in line)
+    cases_url = next(
+        word for line in lines for word in line.split() if word.endswith("/api/v1/cases")
+    )
+    policy = urllib.request.Request(  # noqa: S310 - the loopback URL the banner printed
+        cases_url.replace("/api/v1/cases", "/api/v1/admin/alerting-policy"),
+        headers={"authorization": f"Bearer {admin_key}"},
+    )
+    with urllib.request.urlopen(policy, timeout=10) as response:  # noqa: S310 - loopback
+        assert json.loads(response.read())["version"] == 0
 
     pids = [int(m) for line in lines for m in re.findall(r"started \(pid=(\d+)\)", line)]
     assert len(pids) == 5
