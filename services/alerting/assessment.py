@@ -8,8 +8,10 @@ from typing import Any
 
 from libs.common.contracts.detections import DetectionV1, Severity
 from libs.common.policies.alerting import AlertingPolicy
+from libs.common.policies.dedup import fingerprint
 from libs.common.policies.grouping import Reason
 from libs.common.verdicts.model import EntityKey, Verdict, verdicts_on
+from services.alerting.correlation.alerts import is_correlation
 
 
 @dataclass(frozen=True)
@@ -31,6 +33,12 @@ class Assessment:
             return Reason.BENIGN_ENTITY
         refusal = self.policy.case_creation.may_open(detection, self.severity(detection))
         return Reason(refusal) if refusal else None
+
+    def fingerprint(self, detection: DetectionV1) -> str | None:
+        """The dedup fingerprint under the policy (correlation alerts have their own ids)."""
+        if is_correlation(detection):
+            return None
+        return fingerprint(detection, self.policy.dedup.fingerprint_fields)
 
     def provenance(self, detection: DetectionV1) -> dict[str, Any]:
         """The verdicts that applied, for the alert's `why` (empty when none)."""

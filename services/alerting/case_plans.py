@@ -51,12 +51,18 @@ def segment_alerts(
             grouping.update(decision="no_case", reason=segment.held.value)
         if segment.continues is not None:
             grouping["continues_case_id"] = str(segment.continues)
-        alerts.append(_new_alert(detection, group.key, severity, grouping))
+        alerts.append(
+            _new_alert(detection, group.key, severity, grouping, assessment.fingerprint(detection))
+        )
     return alerts
 
 
 def _new_alert(
-    detection: DetectionV1, key: str, severity: Severity, grouping: dict[str, Any]
+    detection: DetectionV1,
+    key: str,
+    severity: Severity,
+    grouping: dict[str, Any],
+    fingerprint: str | None,
 ) -> NewAlert:
     return NewAlert(
         id=uuid.uuid4(),
@@ -77,6 +83,7 @@ def _new_alert(
             "detection": SerializedJSON(detection.model_dump_json()),
             "grouping": grouping,
             "occurrence_id": detection.occurrence_id,
+            "fingerprint": fingerprint,
             "last_seen": detection.ingested_at,
         },
     )

@@ -6,6 +6,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from libs.common.contracts.detections import DetectionV1
+from libs.common.policies.dedup import Anchor
 from libs.common.policies.grouping import OpenSlot
 
 
@@ -58,11 +59,14 @@ async def save_slots(session: AsyncSession, tenant_id: str, slots: list[OpenSlot
     )
 
 
-async def count_repeats(session: AsyncSession, tenant_id: str, repeats: list[DetectionV1]) -> int:
-    """Add each new occurrence of an already stored detection to its alert's count and last
-    seen time. An occurrence already counted (a redelivery), or the one that created the
-    alert, adds nothing. Run after the batch's alerts are inserted."""
-    counted = [d for d in repeats if d.occurrence_id]
+async def count_repeats(
+    session: AsyncSession, tenant_id: str, repeats: list[tuple[DetectionV1, str]]
+) -> int:
+    """Add each new occurrence to the count and last seen time of its alert, named by the
+    alert's detection id (the repeat's own, or the fingerprint's first). An occurrence
+    already counted (a redelivery), or the one that created the alert, adds nothing. Run
+    after the batch's alerts are inserted."""
+    counted = [(d, target) for d, target in repeats if d.occurrence_id]
     if not counted:
         return 0
     result = await session.execute(
@@ -86,9 +90,27 @@ async def count_repeats(session: AsyncSession, tenant_id: str, repeats: list[Det
         ),
         {
             "tenant": tenant_id,
-            "occurrences": [d.occurrence_id for d in counted],
-            "detections": [d.detection_id for d in counted],
-            "seen": [d.ingested_at for d in counted],
+            "occurrences": [d.occurrence_id for d, _ in counted],
+            "detections": [target for _, target in counted],
+            "seen": [d.ingested_at for d, _ in counted],
         },
     )
     return sum(result.scalars())
+
+
+async def latest_by_fingerprint(
+    session: AsyncSession, tenant_id: str, fingerprints: list[str]
+) -> dict[str, Anchor]:
+    """Per fingerprint, the stored alert with the latest event time."""
+    if not fingerprints:
+        return {}
+    rows = await session.execute(
+        text(
+            "SELECT DISTINCT ON (fingerprint) fingerprint, detection_id, effective_time"
+            " FROM alerts WHERE tenant_id = :tenant"
+            " AND fingerprint = ANY(CAST(:fingerprints AS text[]))"
+            " ORDER BY fingerprint, effective_time DESC"
+        ),
+        {"tenant": tenant_id, "fingerprints": fingerprints},
+    )
+    return {row[0]: Anchor(row[1], row[2]) for row in rows}

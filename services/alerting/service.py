@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
+from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -15,6 +16,7 @@ from libs.common.casestore.store import CaseGrowth, CaseOpening, CaseStore
 from libs.common.contracts.cases import CaseStatus
 from libs.common.contracts.detections import DetectionV1
 from libs.common.policies.alerting import DEFAULT_POLICY, AlertingPolicy, GroupingPolicy
+from libs.common.policies.dedup import split_repeats
 from libs.common.policies.grouping import (
     AppliedPolicy,
     GroupKey,
@@ -98,36 +100,69 @@ class GroupingService:
         assessment = Assessment(policy, verdicts)
         groups: dict[str, GroupKey] = {}
         by_key: dict[str, dict[str, DetectionV1]] = defaultdict(dict)
-        repeats: list[DetectionV1] = []  # a detection id seen again: counted, never stored
+        # Counted on an alert, never stored: (detection, the alert's detection id).
+        repeats: list[tuple[DetectionV1, str]] = []
         for detection in detections:
             group = _group_key(detection, policy.grouping)
             groups.setdefault(group.key, group)
             first = by_key[group.key].setdefault(detection.detection_id, detection)
             if first is not detection:
-                repeats.append(detection)
-        # The key locks are the case store's too: merges move slots under them.
-        await lock_group_keys(session, tenant_id, by_key)
-        # Checked under the group locks: a detection always maps to the same key, so a
+                repeats.append((detection, detection.detection_id))
+        fingerprints = {
+            d.detection_id: fp for d in detections if (fp := assessment.fingerprint(d)) is not None
+        }
+        # The key locks are the case store's too: merges move slots under them. Group keys
+        # and fingerprints in one sorted call, so instances take them in one order.
+        locks = [*by_key, *(f"fingerprint:{fp}" for fp in sorted(set(fingerprints.values())))]
+        await lock_group_keys(session, tenant_id, locks)
+        # Checked under the locks: a detection always maps to the same key, so a
         # concurrent instance holding the same detection waits here and then sees it.
         stored = await repository.stored_detection_ids(
             session, tenant_id, [d for group in by_key.values() for d in group]
         )
-        slots = await repository.load_slots(session, tenant_id, sorted(by_key))
-        planned: list[tuple[str, Segment]] = []
-        for key in sorted(by_key):
-            fresh = [d for d_id, d in by_key[key].items() if d_id not in stored]
-            repeats += [d for d_id, d in by_key[key].items() if d_id in stored]
-            if fresh:
-                segments = plan_segments(
-                    slots.get(key), fresh, policy.grouping, assessment.may_open
-                )
-                planned += [(key, segment) for segment in segments]
-        if planned:
-            await self._write(session, tenant_id, planned, groups, applied, assessment, outcome)
-            await repository.save_slots(session, tenant_id, next_slots(slots, planned))
+        fresh = [d for group in by_key.values() for d_id, d in group.items() if d_id not in stored]
+        repeats += [
+            (d, d_id) for group in by_key.values() for d_id, d in group.items() if d_id in stored
+        ]
+        if fingerprints:
+            anchors = await repository.latest_by_fingerprint(
+                session,
+                tenant_id,
+                sorted(
+                    {fingerprints[d.detection_id] for d in fresh if d.detection_id in fingerprints}
+                ),
+            )
+            window = timedelta(seconds=policy.dedup.window_seconds)
+            fresh, same = split_repeats(fresh, fingerprints, anchors, window)
+            repeats += same
+        await self._group(session, tenant_id, fresh, groups, applied, assessment, outcome)
         # After the inserts: a repeat of a detection first seen in this batch counts too.
         outcome.duplicates += len(repeats)
         outcome.repeats += await repository.count_repeats(session, tenant_id, repeats)
+
+    async def _group(
+        self,
+        session: AsyncSession,
+        tenant_id: str,
+        fresh: list[DetectionV1],
+        groups: dict[str, GroupKey],
+        applied: AppliedPolicy,
+        assessment: Assessment,
+        outcome: BatchOutcome,
+    ) -> None:
+        by_key: dict[str, list[DetectionV1]] = defaultdict(list)
+        for detection in fresh:
+            by_key[_group_key(detection, applied.grouping).key].append(detection)
+        slots = await repository.load_slots(session, tenant_id, sorted(by_key))
+        planned: list[tuple[str, Segment]] = []
+        for key in sorted(by_key):
+            segments = plan_segments(
+                slots.get(key), by_key[key], applied.grouping, assessment.may_open
+            )
+            planned += [(key, segment) for segment in segments]
+        if planned:
+            await self._write(session, tenant_id, planned, groups, applied, assessment, outcome)
+            await repository.save_slots(session, tenant_id, next_slots(slots, planned))
 
     async def _write(
         self,

@@ -12,6 +12,7 @@ from pydantic import ValidationError
 from libs.common.contracts.detections import DetectionV1, EntityType, EntityV1, MitreV1, Severity
 from libs.common.policies.alerting import (
     AlertingPolicy,
+    DedupPolicy,
     GroupingPolicy,
     SeverityThresholds,
     Strategy,
@@ -141,3 +142,5 @@ def test_thresholds_are_per_tenant_and_checked() -> None:
         AlertingPolicy.model_validate({"grouping": {"windw_seconds": 60}})
     with pytest.raises(ValidationError, match="greater than or equal to 60"):
         GroupingPolicy(window_seconds=10)
+    with pytest.raises(ValidationError, match=r"unknown fingerprint fields \['rule.idd'\]"):
+        DedupPolicy(fingerprint_fields=("rule.idd", "entity.user"))

@@ -11,6 +11,8 @@ from sqlalchemy import text
 from libs.common.casestore.store import CaseStore
 from libs.common.contracts.detections import DetectionV1
 from libs.common.db.engine import SessionFactory, transaction
+from libs.common.policies.alerting import AlertingPolicy, DedupPolicy, GroupingPolicy, Strategy
+from libs.common.policies.repository import append_policy
 from services.alerting.service import BatchOutcome, GroupingService
 from tests.support.detections import T0, detection, host_rule_policy
 
@@ -96,3 +98,50 @@ async def test_a_repeat_without_an_occurrence_id_is_not_counted(
     outcome = await process(sessions, [detection(tenant, "x")])
     assert (outcome.duplicates, outcome.repeats) == (1, 0)
     assert [a["occurrence_count"] for a in await alerts(sessions, tenant)] == [1]
+
+
+async def use_fingerprint(sessions: SessionFactory, tenant: str, *fields: str) -> None:
+    policy = AlertingPolicy(
+        dedup=DedupPolicy(fingerprint_fields=fields, window_seconds=3600),
+        grouping=GroupingPolicy(strategy=Strategy.HOST_RULE, window_seconds=3600),
+    )
+    async with transaction(sessions) as session:
+        await append_policy(session, tenant, policy, "test")
+
+
+async def test_same_fingerprint_within_the_window_is_one_alert_counted(
+    sessions: SessionFactory, tenant: str
+) -> None:
+    await use_fingerprint(sessions, tenant, "rule.id", "host")
+    first = detection(tenant, "x1", minutes=0, occurrence="o1")
+    same = detection(tenant, "x2", minutes=10, occurrence="o2", ingested_minutes=10)
+    in_batch = detection(tenant, "x3", minutes=20, occurrence="o3", ingested_minutes=20)
+    other_host = detection(tenant, "y1", host="h2", minutes=20, occurrence="o4")
+    await process(sessions, [first])
+    outcome = await process(sessions, [same, in_batch, other_host])
+    assert (outcome.stored, outcome.repeats) == (1, 2)
+    await process(sessions, [same])  # redelivered: counted once
+    later = detection(tenant, "x9", minutes=200, occurrence="o9")  # past the window
+    await process(sessions, [later])
+    assert [(a["detection_id"], a["occurrence_count"]) for a in await alerts(sessions, tenant)] == [
+        ("x1", 3),
+        ("x9", 1),
+        ("y1", 1),
+    ]
+    x1 = (await alerts(sessions, tenant))[0]
+    assert x1["last_seen"] == T0 + timedelta(minutes=20)
+
+
+async def test_the_first_of_a_fingerprint_in_a_batch_is_the_alert(
+    sessions: SessionFactory, tenant: str
+) -> None:
+    await use_fingerprint(sessions, tenant, "rule.id")
+    batch = [
+        detection(tenant, "late", host="h1", minutes=5, occurrence="a"),
+        detection(tenant, "early", host="h2", minutes=0, occurrence="b"),
+    ]
+    outcome = await process(sessions, batch)
+    assert (outcome.stored, outcome.repeats) == (1, 1)
+    assert [(a["detection_id"], a["occurrence_count"]) for a in await alerts(sessions, tenant)] == [
+        ("early", 2)
+    ]

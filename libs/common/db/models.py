@@ -371,6 +371,13 @@ class Alert(SQLModel, table=True):
         UniqueConstraint("tenant_id", "detection_id"),
         Index("ix_alerts_tenant_case", "tenant_id", "case_id"),
         Index("ix_alerts_tenant_effective_time", "tenant_id", "effective_time"),
+        Index(
+            "ix_alerts_tenant_fingerprint",
+            "tenant_id",
+            "fingerprint",
+            "effective_time",
+            postgresql_where=text("fingerprint IS NOT NULL"),
+        ),
     )
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
@@ -397,6 +404,8 @@ class Alert(SQLModel, table=True):
     # Repeats of the same detection id: counted here, never a second alert. The first
     # occurrence's id tells its redelivery apart from a real repeat. first seen = ingested_at.
     occurrence_id: str | None = Field(default=None, max_length=128)
+    # The tenant's dedup fingerprint when its policy names fields (policies/dedup.py).
+    fingerprint: str | None = Field(default=None, max_length=64)
     occurrence_count: int = Field(sa_column=count_column())
     last_seen: datetime = Field(sa_column=tz_column())
 

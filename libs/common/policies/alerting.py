@@ -133,8 +133,34 @@ class CaseCreation(Strict):
         return any(tactic in self.categories for tactic in detection.mitre.tactics)
 
 
+FINGERPRINT_FIELDS = frozenset(
+    {"rule.id", "rule.name", "title", "source", "host", "mitre.techniques"}
+    | {f"entity.{kind.value}" for kind in EntityType}
+)
+
+
+class DedupPolicy(Strict):
+    """Beyond the detection id: detections with the same values in these fields within
+    `window_seconds` of event time are one alert, counted (occurrence_count, last_seen)."""
+
+    # Empty: only the detection id deduplicates. Names from FINGERPRINT_FIELDS, e.g.
+    # ["rule.id", "host", "entity.user"].
+    fingerprint_fields: tuple[str, ...] = Field(default=(), max_length=20)
+    window_seconds: int = Field(default=3_600, ge=MIN_WINDOW_SECONDS, le=MAX_WINDOW_SECONDS)
+
+    @model_validator(mode="after")
+    def _known_fields(self) -> DedupPolicy:
+        unknown = sorted(set(self.fingerprint_fields) - FINGERPRINT_FIELDS)
+        if unknown:
+            raise ValueError(
+                f"unknown fingerprint fields {unknown}; known: {sorted(FINGERPRINT_FIELDS)}"
+            )
+        return self
+
+
 class AlertingPolicy(Strict):
     severity: SeverityThresholds = SeverityThresholds()
+    dedup: DedupPolicy = DedupPolicy()
     case_creation: CaseCreation = CaseCreation()
     grouping: GroupingPolicy = GroupingPolicy()
 
