@@ -17,6 +17,7 @@ from libs.common.policies.grouping import (
     Segment,
     provenance,
 )
+from libs.common.verdicts.model import detection_entities
 from services.alerting.assessment import Assessment
 from services.alerting.case_text import case_description, case_title
 
@@ -69,6 +70,7 @@ def _new_alert(
         tenant_id=detection.tenant_id,
         severity=severity,
         effective_time=detection.effective_time,
+        entities=tuple(sorted(detection_entities(detection))),
         columns={
             "detection_id": detection.detection_id,
             "title": detection.title[:1_024],

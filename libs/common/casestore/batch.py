@@ -59,6 +59,9 @@ class NewAlert:
     severity: Severity
     effective_time: datetime
     columns: dict[str, Any]
+    # (entity type, lower-cased value) the alert carries, host included, for the case
+    # entity index; None: the store reads them back from the stored detection instead.
+    entities: tuple[tuple[str, str], ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -106,7 +109,9 @@ async def apply_grouping(
     # alerts.v1 names the alert's case, so alerts without one are not published there.
     rows += [_alert_row(None, a) for a in uncased]
     result.inserted = set(await repository.insert_alerts(session, rows))
-    await repository.record_case_entities(session, tenant_id, sorted(result.inserted))
+    cased = [(case.id, a) for case, o in zip(opened, openings, strict=True) for a in o.alerts]
+    cased += [(g.case_id, a) for g in growths for a in g.alerts]
+    await _index_entities(session, tenant_id, [(c, a) for c, a in cased if a.id in result.inserted])
     events: list[CaseEventV1] = []
     for case, opening in zip(opened, openings, strict=True):
         stored = [a.id for a in opening.alerts if a.id in result.inserted]
@@ -234,6 +239,22 @@ def _growth(
             )
         )
     return update, events
+
+
+async def _index_entities(
+    session: AsyncSession, tenant_id: str, stored: list[tuple[uuid.UUID, NewAlert]]
+) -> None:
+    """Case entity rows for stored alerts: from what the writer already knows when it says,
+    else read back from each stored detection (slower: it detoasts every payload)."""
+    known = {
+        (value[:512], kind, case_id)
+        for case_id, alert in stored
+        if alert.entities is not None
+        for kind, value in alert.entities
+    }
+    await repository.insert_case_entities(session, tenant_id, sorted(known))
+    unknown = [alert.id for _, alert in stored if alert.entities is None]
+    await repository.record_case_entities(session, tenant_id, sorted(unknown))
 
 
 def _alert_row(case_id: uuid.UUID | None, alert: NewAlert) -> dict[str, Any]:

@@ -142,6 +142,27 @@ RECORD_CASE_ENTITIES = text(
 )
 
 
+async def insert_case_entities(
+    session: AsyncSession, tenant_id: str, rows: Sequence[tuple[str, str, uuid.UUID]]
+) -> None:
+    """(value, entity type, case id) rows, values already folded and cut."""
+    if rows:
+        await session.execute(
+            text(
+                "INSERT INTO case_entities (tenant_id, value, entity_type, case_id)"
+                " SELECT CAST(:tenant AS varchar), v, t, c FROM unnest(CAST(:values AS text[]),"
+                " CAST(:types AS text[]), CAST(:cases AS uuid[])) AS r(v, t, c)"
+                " ON CONFLICT DO NOTHING"
+            ),
+            {
+                "tenant": tenant_id,
+                "values": [row[0] for row in rows],
+                "types": [row[1] for row in rows],
+                "cases": [row[2] for row in rows],
+            },
+        )
+
+
 async def record_case_entities(
     session: AsyncSession, tenant_id: str, alert_ids: Sequence[uuid.UUID]
 ) -> None:
