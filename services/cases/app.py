@@ -25,6 +25,7 @@ from services.cases.reports_api import router as reports_router
 from services.cases.service import CaseService
 from services.cases.settings import CasesSettings
 from services.cases.sla_scanner import SlaScanner
+from services.cases.templates_api import router as templates_router
 from services.cases.verdict_api import router as verdicts_router
 from services.cases.verdict_service import VerdictService
 
@@ -75,6 +76,7 @@ def create_app(settings: CasesSettings) -> FastAPI:
     app.include_router(moves_router)
     app.include_router(policy_router)
     app.include_router(custom_fields_router)
+    app.include_router(templates_router)
     app.include_router(alerting_policy_router)
     app.include_router(backtest_router)
     app.include_router(verdicts_router)

@@ -19,6 +19,8 @@ from libs.common.casestore.policy import CasePolicy
 from libs.common.contracts.cases import CaseClassification, CaseStatus
 from libs.common.contracts.detections import Severity
 
+MAX_TITLE_LENGTH = 1_024
+
 
 class CaseSummary(BaseModel):
     model_config = ConfigDict(from_attributes=True)
@@ -213,7 +215,7 @@ class CaseIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    title: str = Field(min_length=1, max_length=1_024)
+    title: str = Field(min_length=1, max_length=MAX_TITLE_LENGTH)
     description: str | None = Field(default=None, max_length=65_536)
     severity: Severity = Severity.MEDIUM
     assignee: str | None = Field(default=None, min_length=1, max_length=256)
@@ -223,6 +225,12 @@ class CaseIn(BaseModel):
         max_length=MAX_DEFINITIONS,
         description="values of the tenant's custom fields (GET /api/v1/admin/custom-fields); "
         "every required one must be set",
+    )
+    template: str | None = Field(
+        default=None,
+        max_length=64,
+        description="a case template's name: its title prefix, tags and custom field values "
+        "apply, and the values given here win",
     )
 
 

@@ -16,7 +16,7 @@ from libs.common.casestore.store import CaseStore, NewCase
 from libs.common.errors import InvalidInput, NotFound
 from libs.common.http import Principal
 from libs.common.logging import get_logger
-from services.cases import list_repository, repository
+from services.cases import list_repository, repository, templates_service
 from services.cases.listing import CaseFilter, decode_cursor, encode_cursor, normalized
 from services.cases.schemas import (
     AlertSummary,
@@ -151,6 +151,7 @@ class CaseService:
     async def create_case(
         self, session: AsyncSession, caller: Principal, body: CaseIn
     ) -> CaseDetail:
+        body = await templates_service.with_template(session, caller, body)
         new = NewCase(
             tenant_id=caller.tenant_id,
             title=body.title,
@@ -159,6 +160,7 @@ class CaseService:
             assignee=body.assignee,
             tags=tuple(body.tags),
             custom_fields=body.custom_fields,
+            template=body.template,
         )
         case, _ = await self._store.open_case(session, new, [], caller.name)
         return await self.get_case(session, caller, case.id)

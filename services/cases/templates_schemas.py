@@ -20,7 +20,9 @@ class CaseTemplateSpec(BaseModel):
     model_config = ConfigDict(extra="forbid", from_attributes=True)
 
     title_prefix: str = Field(
-        default="", max_length=MAX_TITLE_PREFIX, description='put before the title, e.g. "[Phishing] "'
+        default="",
+        max_length=MAX_TITLE_PREFIX,
+        description='put before the title, e.g. "[Phishing] "',
     )
     tags: list[str] = Field(default_factory=list, max_length=MAX_TAGS)
     custom_fields: dict[str, Any] = Field(

@@ -50,6 +50,7 @@ class NewCase:
     continues_case_id: uuid.UUID | None = None
     # Already checked against the tenant's definitions (CaseStore.open_case does it).
     custom_fields: Mapping[str, Any] = field(default_factory=dict)
+    template: str | None = None  # the case template it was opened with, for the audit
 
 
 @dataclass(frozen=True)
@@ -132,6 +133,7 @@ async def apply_grouping(
                 ack_due_at=case.ack_due_at,
                 resolve_due_at=case.resolve_due_at,
                 custom_fields=case.custom_fields,
+                template=opening.case.template,
             )
         )
     updates = []

@@ -73,6 +73,8 @@ class CaseOpenedV1(CaseEventBase):
     split_from: uuid.UUID | None = None
     # The tenant's custom fields set when the case was opened (key -> value).
     custom_fields: dict[str, JsonValue] = Field(default_factory=dict)
+    # The case template it was opened with (its title prefix, tags and values applied).
+    template: str | None = None
 
 
 class CaseAlertAttachedV1(CaseEventBase):

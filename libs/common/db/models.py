@@ -210,6 +210,24 @@ class CustomFieldDefinition(SQLModel, table=True):
     updated_at: datetime = Field(sa_column=tz_column(server_now=True))
 
 
+class CaseTemplate(SQLModel, table=True):
+    """A named starting point for cases opened by hand: a title prefix, tags and default
+    custom field values (services/cases/templates_service.py applies it)."""
+
+    __tablename__ = "case_templates"
+
+    tenant_id: str = Field(primary_key=True, max_length=64)
+    name: str = Field(primary_key=True, max_length=64)
+    title_prefix: str = Field(default="", max_length=128)
+    tags: list[str] = Field(default_factory=list, sa_column=tags_column())
+    custom_fields: dict[str, Any] = Field(
+        default_factory=dict,
+        sa_column=Column(JSONB, nullable=False, server_default=text("'{}'::jsonb")),
+    )
+    changed_by: str = Field(max_length=256)
+    updated_at: datetime = Field(sa_column=tz_column(server_now=True))
+
+
 class EntityVerdict(SQLModel, table=True):
     """An analyst's verdict on an entity value (compared lower-cased), until it expires:
     benign keeps it from opening new cases, malicious raises the cases it is in."""

@@ -1,5 +1,5 @@
 """Custom fields: per-tenant definitions, and the cases' JSONB values with a GIN
-(jsonb_path_ops) index for the list's cf.<key>=<value> containment filters.
+(jsonb_path_ops) index for the list's cf.<key>=<value> containment filters; case templates.
 
 Revision ID: 0014
 Revises: 0013
@@ -42,6 +42,32 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("tenant_id", "key", name=op.f("pk_custom_field_definitions")),
     )
+    op.create_table(
+        "case_templates",
+        sa.Column("tenant_id", sa.String(length=64), nullable=False),
+        sa.Column("name", sa.String(length=64), nullable=False),
+        sa.Column("title_prefix", sa.String(length=128), nullable=False),
+        sa.Column(
+            "tags",
+            postgresql.ARRAY(sa.String(length=128)),
+            server_default=sa.text("'{}'"),
+            nullable=False,
+        ),
+        sa.Column(
+            "custom_fields",
+            postgresql.JSONB(astext_type=sa.Text()),
+            server_default=sa.text("'{}'::jsonb"),
+            nullable=False,
+        ),
+        sa.Column("changed_by", sa.String(length=256), nullable=False),
+        sa.Column(
+            "updated_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.text("now()"),
+            nullable=False,
+        ),
+        sa.PrimaryKeyConstraint("tenant_id", "name", name=op.f("pk_case_templates")),
+    )
     op.add_column(
         "cases",
         sa.Column(
@@ -69,4 +95,5 @@ def downgrade() -> None:
         postgresql_ops={"custom_fields": "jsonb_path_ops"},
     )
     op.drop_column("cases", "custom_fields")
+    op.drop_table("case_templates")
     op.drop_table("custom_field_definitions")
