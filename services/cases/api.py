@@ -76,7 +76,20 @@ async def create_case(
     return await service.create_case(session, caller, body)
 
 
+CUSTOM_FIELD_PREFIX = "cf."
+
+
+def custom_field_terms(request: Request) -> dict[str, list[str]]:
+    """`cf.<key>=<value>` parameters (repeatable for multi_select: contains every one)."""
+    terms: dict[str, list[str]] = {}
+    for name, value in request.query_params.multi_items():
+        if name.startswith(CUSTOM_FIELD_PREFIX):
+            terms.setdefault(name.removeprefix(CUSTOM_FIELD_PREFIX), []).append(value)
+    return terms
+
+
 def case_filter(
+    request: Request,
     status_filter: Annotated[list[CaseStatus] | None, Query(alias="status")] = None,
     severity: Annotated[list[Severity] | None, Query()] = None,
     classification: Annotated[list[CaseClassification] | None, Query()] = None,
@@ -131,6 +144,7 @@ def case_filter(
         updated_after=updated_after,
         updated_before=updated_before,
         q=q,
+        custom_field_terms=custom_field_terms(request),
         ordering=Ordering.of(sort, order),
     )
 

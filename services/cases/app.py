@@ -16,6 +16,7 @@ from services.cases.backtest_api import router as backtest_router
 from services.cases.bulk_api import router as bulk_router
 from services.cases.bulk_runner import BulkJobRunner
 from services.cases.bulk_service import BulkJobService
+from services.cases.custom_fields_api import router as custom_fields_router
 from services.cases.deletion_api import router as deletion_router
 from services.cases.moves_api import router as moves_router
 from services.cases.moves_service import CaseMoveService
@@ -24,6 +25,7 @@ from services.cases.reports_api import router as reports_router
 from services.cases.service import CaseService
 from services.cases.settings import CasesSettings
 from services.cases.sla_scanner import SlaScanner
+from services.cases.templates_api import router as templates_router
 from services.cases.verdict_api import router as verdicts_router
 from services.cases.verdict_service import VerdictService
 
@@ -73,6 +75,8 @@ def create_app(settings: CasesSettings) -> FastAPI:
     app.include_router(deletion_router)
     app.include_router(moves_router)
     app.include_router(policy_router)
+    app.include_router(custom_fields_router)
+    app.include_router(templates_router)
     app.include_router(alerting_policy_router)
     app.include_router(backtest_router)
     app.include_router(verdicts_router)

@@ -110,6 +110,9 @@ def _filtered(statement: Select[Any], tenant_id: str, filters: CaseFilter) -> Se
         conditions.append(CASES.c.id.in_(_cases_with_entity(tenant_id, filters)))
     if filters.q is not None:
         conditions.append(CASES.c.id.in_(_cases_matching(tenant_id, filters.q)))
+    if filters.custom_fields_contain:
+        # @> on the jsonb_path_ops GIN index (ix_cases_custom_fields).
+        conditions.append(CASES.c.custom_fields.contains(filters.custom_fields_contain))
     for column, bound, later in (
         ("created_at", filters.created_after, True),
         ("created_at", filters.created_before, False),

@@ -85,6 +85,10 @@ class CaseFilter:
     # Words, "quoted phrases", OR and -excluded words (websearch syntax) over the title,
     # description, investigation summary, conclusion and notes.
     q: str | None = None
+    # cf.<key>=<value> as given (text); the service turns them into the JSONB document a
+    # case's custom_fields must contain, once it has read the tenant's definitions.
+    custom_field_terms: dict[str, list[str]] = field(default_factory=dict)
+    custom_fields_contain: dict[str, Any] = field(default_factory=dict)
     ordering: Ordering = Ordering(CaseSort.CREATED, SortOrder.DESC)
 
 

@@ -8,6 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, computed_field, model_validator
 
+from libs.common.casestore.custom_fields import MAX_DEFINITIONS
 from libs.common.casestore.fields import (
     MAX_ESCALATION_GROUP_LENGTH,
     MAX_NARRATIVE_LENGTH,
@@ -17,6 +18,8 @@ from libs.common.casestore.fields import (
 from libs.common.casestore.policy import CasePolicy
 from libs.common.contracts.cases import CaseClassification, CaseStatus
 from libs.common.contracts.detections import Severity
+
+MAX_TITLE_LENGTH = 1_024
 
 
 class CaseSummary(BaseModel):
@@ -50,6 +53,9 @@ class CaseSummary(BaseModel):
     resolve_due_at: datetime | None
     merged_into: uuid.UUID | None = Field(
         default=None, description="the case this one is merged into (status merged)"
+    )
+    custom_fields: dict[str, Any] = Field(
+        default_factory=dict, description="the tenant's custom fields set on the case"
     )
 
     @computed_field  # type: ignore[prop-decorator]
@@ -209,14 +215,34 @@ class CaseIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    title: str = Field(min_length=1, max_length=1_024)
+    title: str = Field(min_length=1, max_length=MAX_TITLE_LENGTH)
     description: str | None = Field(default=None, max_length=65_536)
     severity: Severity = Severity.MEDIUM
     assignee: str | None = Field(default=None, min_length=1, max_length=256)
     tags: list[str] = Field(default_factory=list, max_length=200)
+    custom_fields: dict[str, Any] = Field(
+        default_factory=dict,
+        max_length=MAX_DEFINITIONS,
+        description="values of the tenant's custom fields (GET /api/v1/admin/custom-fields); "
+        "every required one must be set",
+    )
+    template: str | None = Field(
+        default=None,
+        max_length=64,
+        description="a case template's name: its title prefix, tags and custom field values "
+        "apply, and the values given here win",
+    )
 
 
-NOT_NULLABLE = ("title", "severity", "tags", "status", "classification", "requires_human_approval")
+NOT_NULLABLE = (
+    "title",
+    "severity",
+    "tags",
+    "status",
+    "classification",
+    "requires_human_approval",
+    "custom_fields",
+)
 
 
 class CasePatch(BaseModel):
@@ -243,6 +269,11 @@ class CasePatch(BaseModel):
     investigation_summary: str | None = Field(default=None, max_length=MAX_NARRATIVE_LENGTH)
     conclusion: str | None = Field(default=None, max_length=MAX_NARRATIVE_LENGTH)
     requires_human_approval: bool | None = None
+    custom_fields: dict[str, Any] | None = Field(
+        default=None,
+        max_length=MAX_DEFINITIONS,
+        description="only the keys to change; a null value removes the key's value",
+    )
 
     @model_validator(mode="after")
     def _meaningful(self) -> CasePatch:

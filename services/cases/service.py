@@ -4,17 +4,19 @@ case store, inside the request's transaction (this module never commits)."""
 from __future__ import annotations
 
 import uuid
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from datetime import UTC, datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from libs.common.casestore import custom_field_repository
 from libs.common.casestore.chain import verify_chain
+from libs.common.casestore.custom_fields import filter_document
 from libs.common.casestore.store import CaseStore, NewCase
 from libs.common.errors import InvalidInput, NotFound
 from libs.common.http import Principal
 from libs.common.logging import get_logger
-from services.cases import list_repository, repository
+from services.cases import list_repository, repository, templates_service
 from services.cases.listing import CaseFilter, decode_cursor, encode_cursor, normalized
 from services.cases.schemas import (
     AlertSummary,
@@ -51,6 +53,10 @@ class CaseService:
         limit: int,
     ) -> CasePage:
         filters = normalized(filters)
+        if filters.custom_field_terms:
+            definitions = await custom_field_repository.definitions(session, caller.tenant_id)
+            contains = filter_document(definitions, filters.custom_field_terms)
+            filters = replace(filters, custom_fields_contain=contains)
         if filters.q is not None and not await list_repository.has_search_terms(session, filters.q):
             raise InvalidInput("q has no words to search for", parameter="q")
         after = decode_cursor(cursor, filters.ordering) if cursor else None
@@ -145,6 +151,7 @@ class CaseService:
     async def create_case(
         self, session: AsyncSession, caller: Principal, body: CaseIn
     ) -> CaseDetail:
+        body = await templates_service.with_template(session, caller, body)
         new = NewCase(
             tenant_id=caller.tenant_id,
             title=body.title,
@@ -152,6 +159,8 @@ class CaseService:
             description=body.description,
             assignee=body.assignee,
             tags=tuple(body.tags),
+            custom_fields=body.custom_fields,
+            template=body.template,
         )
         case, _ = await self._store.open_case(session, new, [], caller.name)
         return await self.get_case(session, caller, case.id)

@@ -9,7 +9,7 @@ rows. Every case change still gets exactly one event."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -48,6 +48,9 @@ class NewCase:
     # continuation opened in the same batch); a fresh id otherwise.
     id: uuid.UUID | None = None
     continues_case_id: uuid.UUID | None = None
+    # Already checked against the tenant's definitions (CaseStore.open_case does it).
+    custom_fields: Mapping[str, Any] = field(default_factory=dict)
+    template: str | None = None  # the case template it was opened with, for the audit
 
 
 @dataclass(frozen=True)
@@ -134,6 +137,8 @@ async def apply_grouping(
                 workflow=case.workflow,
                 ack_due_at=case.ack_due_at,
                 resolve_due_at=case.resolve_due_at,
+                custom_fields=case.custom_fields,
+                template=opening.case.template,
             )
         )
     updates = []
@@ -188,6 +193,7 @@ async def insert_new_cases(
                 "rule_id": new.rule_id,
                 "assignee": new.assignee,
                 "tags": normalize_tags(new.tags),
+                "custom_fields": dict(new.custom_fields),
                 # Callers dedup under their group locks, so normally every alert is new; the
                 # count is corrected afterwards in the rare case one was not.
                 "alert_count": len(opening.alerts),

@@ -23,6 +23,7 @@ from libs.common.casestore.batch import (
     apply_grouping,
 )
 from libs.common.casestore.changes import CaseChange, field_values, moves_status
+from libs.common.casestore.custom_values import custom_field_changes, with_checked_custom_fields
 from libs.common.casestore.events import event_base, record_events
 from libs.common.casestore.fields import FIELD_EVENTS, stored_value
 from libs.common.casestore.lifecycle import (
@@ -77,6 +78,8 @@ class CaseStore:
     async def open_case(
         self, session: AsyncSession, new: NewCase, alerts: Sequence[NewAlert], actor: str
     ) -> tuple[Case, list[uuid.UUID]]:
+        """Open one case by hand (with its custom fields checked) and its alerts."""
+        new = await with_checked_custom_fields(session, new)
         written = await self.apply_grouping(
             session, new.tenant_id, [CaseOpening(new, alerts)], [], actor
         )
@@ -216,7 +219,8 @@ class CaseStore:
         requested: Mapping[str, Any],
         actor: str,
     ) -> Case:
-        """Change any editable fields; one audit event per field whose value changed."""
+        """Change any editable fields; one audit event per field whose value changed.
+        `custom_fields` is a partial map (None removes a value): one event per changed key."""
         case = await self._lock(session, tenant_id, case_id)
         values: dict[str, Any] = {}
         events: list[CaseEventV1] = []
@@ -239,6 +243,13 @@ class CaseStore:
                     **due,
                 )
             )
+        if "custom_fields" in requested:
+            custom, custom_events = await custom_field_changes(
+                session, case, requested["custom_fields"] or {}, actor
+            )
+            if custom_events:
+                values["custom_fields"] = custom
+                events += custom_events
         if not events:
             return case
         case = await repository.update_case(session, tenant_id, case_id, values)

@@ -10,7 +10,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field, TypeAdapter
+from pydantic import BaseModel, Field, JsonValue, TypeAdapter
 
 from libs.common.contracts.detections import Severity
 from libs.common.contracts.envelope import TenantId
@@ -71,6 +71,10 @@ class CaseOpenedV1(CaseEventBase):
     resolve_due_at: datetime | None = None
     # The case whose alerts were split off into this one (POST /cases/{id}/split).
     split_from: uuid.UUID | None = None
+    # The tenant's custom fields set when the case was opened (key -> value).
+    custom_fields: dict[str, JsonValue] = Field(default_factory=dict)
+    # The case template it was opened with (its title prefix, tags and values applied).
+    template: str | None = None
 
 
 class CaseAlertAttachedV1(CaseEventBase):
@@ -141,6 +145,18 @@ class CaseFieldChangedV1(CaseEventBase):
     # Set on severity changes: the SLA due times recomputed for the new severity.
     ack_due_at: datetime | None = None
     resolve_due_at: datetime | None = None
+
+
+class CaseCustomFieldChangedV1(CaseEventBase):
+    """One custom field of a case set, changed or removed (null), with its old and new
+    value. Its own event rather than case.field_changed's types: a custom value may be
+    any JSON, which consumers of CaseFieldChangedV1's `old`/`new` do not expect."""
+
+    type: Literal["case.custom_field_changed"] = "case.custom_field_changed"
+    field: str = Field(description="custom_fields.<key>")
+    key: str
+    old: JsonValue = None
+    new: JsonValue = None
 
 
 class CaseNoteAddedV1(CaseEventBase):
@@ -233,7 +249,8 @@ CaseEventV1 = Annotated[
     | CaseMergedIntoV1
     | CaseMergedFromV1
     | CaseUnmergedV1
-    | CaseAlertRemovedV1,
+    | CaseAlertRemovedV1
+    | CaseCustomFieldChangedV1,
     Field(discriminator="type"),
 ]
 

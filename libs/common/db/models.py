@@ -21,7 +21,7 @@ from sqlalchemy import (
     UniqueConstraint,
     text,
 )
-from sqlalchemy.dialects.postgresql import ARRAY, TSVECTOR
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, TSVECTOR
 from sqlmodel import Field, SQLModel
 
 from libs.common.contracts.detections import Severity
@@ -136,6 +136,12 @@ class Case(SQLModel, table=True):
     deleted_by: str | None = Field(default=None, max_length=256)
     # Set while the case is merged into another (status `merged`); cleared by an unmerge.
     merged_into: uuid.UUID | None = Field(default=None, foreign_key="cases.id")
+    # The tenant's custom fields (key -> value), checked against its definitions on every
+    # write by the case store (libs/common/casestore/custom_fields.py).
+    custom_fields: dict[str, Any] = Field(
+        default_factory=dict,
+        sa_column=Column(JSONB, nullable=False, server_default=text("'{}'::jsonb")),
+    )
 
 
 # Columns Postgres derives from the case row for the list's filters and sorts. They are on
@@ -173,6 +179,53 @@ Index(
 )
 Index("ix_cases_tags_folded", _cases.c.tags_folded, postgresql_using="gin")
 Index("ix_cases_search_vector", _cases.c.search_vector, postgresql_using="gin")
+# cf.<key>=<value> list filters are `custom_fields @> {...}` containment lookups.
+Index(
+    "ix_cases_custom_fields",
+    _cases.c.custom_fields,
+    postgresql_using="gin",
+    postgresql_ops={"custom_fields": "jsonb_path_ops"},
+)
+
+
+class CustomFieldDefinition(SQLModel, table=True):
+    """A tenant's custom case field: its type and the rules its values are checked by."""
+
+    __tablename__ = "custom_field_definitions"
+
+    tenant_id: str = Field(primary_key=True, max_length=64)
+    key: str = Field(primary_key=True, max_length=64)
+    type: str = Field(max_length=16)
+    label: str = Field(max_length=256)
+    required: bool = Field(
+        default=False, sa_column=Column(Boolean, nullable=False, server_default=text("false"))
+    )
+    # Allowed values of select and multi_select fields; empty for the other types.
+    options: list[str] = Field(
+        default_factory=list,
+        sa_column=Column(ARRAY(String(256)), nullable=False, server_default=text("'{}'")),
+    )
+    max_length: int | None = None  # text fields only
+    changed_by: str = Field(max_length=256)
+    updated_at: datetime = Field(sa_column=tz_column(server_now=True))
+
+
+class CaseTemplate(SQLModel, table=True):
+    """A named starting point for cases opened by hand: a title prefix, tags and default
+    custom field values (services/cases/templates_service.py applies it)."""
+
+    __tablename__ = "case_templates"
+
+    tenant_id: str = Field(primary_key=True, max_length=64)
+    name: str = Field(primary_key=True, max_length=64)
+    title_prefix: str = Field(default="", max_length=128)
+    tags: list[str] = Field(default_factory=list, sa_column=tags_column())
+    custom_fields: dict[str, Any] = Field(
+        default_factory=dict,
+        sa_column=Column(JSONB, nullable=False, server_default=text("'{}'::jsonb")),
+    )
+    changed_by: str = Field(max_length=256)
+    updated_at: datetime = Field(sa_column=tz_column(server_now=True))
 
 
 class EntityVerdict(SQLModel, table=True):
