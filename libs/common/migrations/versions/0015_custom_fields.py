@@ -1,8 +1,8 @@
 """Custom fields: per-tenant definitions, and the cases' JSONB values with a GIN
 (jsonb_path_ops) index for the list's cf.<key>=<value> containment filters; case templates.
 
-Revision ID: 0014
-Revises: 0013
+Revision ID: 0015
+Revises: 0014
 Create Date: 2026-11-22 09:30:09.792391
 """
 
@@ -12,8 +12,8 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-revision: str = "0014"
-down_revision: str | None = "0013"
+revision: str = "0015"
+down_revision: str | None = "0014"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
