@@ -1,0 +1,80 @@
+"""Postgres tables. Every row carries its tenant; SQL lives in the repositories.
+
+One module per area; every table is importable from here, and importing this package
+registers them all on `metadata` (Alembic and the drift test read it)."""
+
+from __future__ import annotations
+
+from sqlalchemy import MetaData
+from sqlmodel import SQLModel
+
+# Deterministic constraint names keep Alembic diffs and migrations stable.
+SQLModel.metadata.naming_convention = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+metadata: MetaData = SQLModel.metadata
+
+
+# The naming convention above must be set before any table is declared.
+from libs.common.db.models.alerting import (  # noqa: E402
+    Alert,
+    CorrelationContribution,
+    CorrelationState,
+    DetectionOccurrence,
+    GroupingSlot,
+)
+from libs.common.db.models.cases import (  # noqa: E402
+    MAX_ENTITY_VALUE,
+    Case,
+    CaseBulkJob,
+    CaseBulkJobItem,
+    CaseEntity,
+    CaseEvent,
+    CaseMerge,
+    CaseNote,
+    CaseNumberCounter,
+)
+from libs.common.db.models.delivery import (  # noqa: E402
+    ApiKey,
+    OutboxMessage,
+    PlaybookRun,
+    WebhookDelivery,
+)
+from libs.common.db.models.tenant_settings import (  # noqa: E402
+    AlertingPolicyVersion,
+    CaseTemplate,
+    CustomFieldDefinition,
+    EntityVerdict,
+    TenantCasePolicy,
+)
+
+__all__ = [
+    "MAX_ENTITY_VALUE",
+    "Alert",
+    "AlertingPolicyVersion",
+    "ApiKey",
+    "Case",
+    "CaseBulkJob",
+    "CaseBulkJobItem",
+    "CaseEntity",
+    "CaseEvent",
+    "CaseMerge",
+    "CaseNote",
+    "CaseNumberCounter",
+    "CaseTemplate",
+    "CorrelationContribution",
+    "CorrelationState",
+    "CustomFieldDefinition",
+    "DetectionOccurrence",
+    "EntityVerdict",
+    "GroupingSlot",
+    "OutboxMessage",
+    "PlaybookRun",
+    "TenantCasePolicy",
+    "WebhookDelivery",
+    "metadata",
+]
