@@ -9,8 +9,9 @@ page, a page 100 pages deep through the cursor); full-text search (a rare and a 
 term); CPU per request of the cases process and its peak RSS. Targets (issue 5): list
 p99 <= 50 ms at 1M cases, create >= 1,000/s.
 
-Interrupted runs: Ctrl-C drops the database on the way out; a killed run leaves a
-`cs_bench_*` database behind (see docs/benchmarks.md for the one-line cleanup)."""
+Interrupted runs: Ctrl-C and SIGTERM drop the database on the way out; only a SIGKILL
+(or a crash of the machine) leaves a `cs_bench_*` database behind; docs/benchmarks.md
+has the cleanup."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ import argparse
 import asyncio
 import json
 import random
+import signal
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -241,7 +243,14 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
+def _interrupt(signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
 def main() -> None:
+    # A SIGTERM (a CI timeout, `kill`) unwinds like Ctrl-C, so bench_infrastructure drops
+    # the throwaway database, which is ~10 GB at full scale. Only SIGKILL leaves it.
+    signal.signal(signal.SIGTERM, _interrupt)
     parser = argparse.ArgumentParser(description=__doc__)
     add_common_arguments(parser)
     parser.add_argument("--small-cases", type=int, default=10_000)
