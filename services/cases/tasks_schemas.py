@@ -13,12 +13,13 @@ from libs.common.casestore.tasks import (
     MAX_TASK_ASSIGNEE_LENGTH,
     MAX_TASK_DESCRIPTION_LENGTH,
     MAX_TASK_TITLE_LENGTH,
-    MAX_TASKS_PER_CASE,
     NOT_NULLABLE,
 )
 from libs.common.contracts.cases import CaseTaskStatus
 from libs.common.db.models import CaseTask
 
+# Positions past the end mean last; the bound only keeps the number a database integer.
+MAX_POSITION = 10_000
 Title = Field(min_length=1, max_length=MAX_TASK_TITLE_LENGTH)
 Description = Field(
     default=None, max_length=MAX_TASK_DESCRIPTION_LENGTH, description="Markdown, kept as written"
@@ -68,7 +69,7 @@ class TaskIn(BaseModel):
     position: int | None = Field(
         default=None,
         ge=0,
-        le=MAX_TASKS_PER_CASE,
+        le=MAX_POSITION,
         description="where in the list (from 0); last when left out or past the end",
     )
 
@@ -88,7 +89,7 @@ class TaskPatch(BaseModel):
     )
     assignee: str | None = Assignee
     due_at: AwareDatetime | None = None
-    position: int | None = Field(default=None, ge=0, le=MAX_TASKS_PER_CASE)
+    position: int | None = Field(default=None, ge=0, le=MAX_POSITION)
 
     @model_validator(mode="after")
     def _meaningful(self) -> TaskPatch:
