@@ -1,9 +1,9 @@
 """Merging cases into a target and undoing it, inside the caller's transaction.
 
 A merge moves the sources' alerts, notes and tasks to the target (the tasks after its
-own, within the task limit), points the sources' grouping
-slots at it (so alerting keeps growing the surviving case), and sets each source to
-`merged`. What moved is kept in `case_merges`, which is what an unmerge restores.
+own, within the task limit), points the sources' grouping slots at it (so alerting keeps
+growing the surviving case), and sets each source to `merged`. What moved is kept in
+`case_merges`, which is what an unmerge restores.
 
 Locks, in the order every writer takes them: the group keys' advisory locks (as
 alerting does), then the case rows by ascending id."""
