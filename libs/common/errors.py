@@ -53,6 +53,12 @@ class MissingRequiredFields(InvalidInput):
     code = "missing_required_fields"
 
 
+class TooManyTasks(InvalidInput):
+    """A case would hold more tasks than the limit; details name the limit."""
+
+    code = "too_many_tasks"
+
+
 class PayloadTooLarge(DomainError):
     code = "payload_too_large"
     status_code = 413

@@ -25,6 +25,8 @@ from services.cases.reports_api import router as reports_router
 from services.cases.service import CaseService
 from services.cases.settings import CasesSettings
 from services.cases.sla_scanner import SlaScanner
+from services.cases.tasks_api import router as tasks_router
+from services.cases.tasks_service import CaseTaskService
 from services.cases.templates_api import router as templates_router
 from services.cases.verdict_api import router as verdicts_router
 from services.cases.verdict_service import VerdictService
@@ -67,6 +69,7 @@ def create_app(settings: CasesSettings) -> FastAPI:
     app.state.case_service = CaseService(store)
     app.state.verdict_service = verdicts
     app.state.case_move_service = CaseMoveService(store)
+    app.state.task_service = CaseTaskService(store)
     app.state.bulk_job_service = bulk_jobs
     app.state.bulk_job_runner = bulk_runner
     install_error_handlers(app)
@@ -74,6 +77,7 @@ def create_app(settings: CasesSettings) -> FastAPI:
     app.include_router(router)
     app.include_router(deletion_router)
     app.include_router(moves_router)
+    app.include_router(tasks_router)
     app.include_router(policy_router)
     app.include_router(custom_fields_router)
     app.include_router(templates_router)

@@ -31,6 +31,7 @@ class MergeOut(BaseModel):
     sources: list[CaseSummary]
     moved_alert_ids: list[uuid.UUID]
     moved_note_ids: list[uuid.UUID]
+    moved_task_ids: list[uuid.UUID] = Field(description="now after the target's own tasks")
     moved_group_keys: list[str] = Field(description="grouping slots now pointing at the target")
 
 
@@ -39,6 +40,9 @@ class UnmergeOut(BaseModel):
     target: CaseSummary = Field(description="the case it had been merged into")
     restored_alert_ids: list[uuid.UUID]
     restored_note_ids: list[uuid.UUID]
+    restored_task_ids: list[uuid.UUID] = Field(
+        description="the tasks it gave the target that were not deleted since"
+    )
     restored_group_keys: list[str]
 
 

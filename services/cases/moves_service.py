@@ -38,6 +38,7 @@ class CaseMoveService:
             sources=[CaseSummary.model_validate(case) for case in merged.sources],
             moved_alert_ids=merged.alert_ids,
             moved_note_ids=merged.note_ids,
+            moved_task_ids=merged.task_ids,
             moved_group_keys=merged.group_keys,
         )
 
@@ -57,6 +58,7 @@ class CaseMoveService:
             target=CaseSummary.model_validate(restored.target),
             restored_alert_ids=restored.alert_ids,
             restored_note_ids=restored.note_ids,
+            restored_task_ids=restored.task_ids,
             restored_group_keys=restored.group_keys,
         )
 

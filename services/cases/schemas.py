@@ -18,6 +18,7 @@ from libs.common.casestore.fields import (
 from libs.common.casestore.policy import CasePolicy
 from libs.common.contracts.cases import CaseClassification, CaseStatus
 from libs.common.contracts.detections import Severity
+from services.cases.tasks_schemas import TaskCounts, TaskOut
 
 MAX_TITLE_LENGTH = 1_024
 
@@ -125,6 +126,8 @@ class CaseDetail(CaseSummary):
     alerts: list[AlertSummary]
     alerts_truncated: bool
     notes: list[NoteOut]
+    tasks: list[TaskOut] = Field(description="in list order")
+    task_counts: TaskCounts
     timeline: list[TimelineEntry]
 
 
@@ -196,6 +199,8 @@ class CaseExport(BaseModel):
     conclusion: str | None
     alerts: list[ExportedAlert]
     notes: list[NoteOut]
+    tasks: list[TaskOut]
+    task_counts: TaskCounts
     timeline: list[AuditEvent]
     audit_verification: AuditVerdict
 
@@ -230,7 +235,7 @@ class CaseIn(BaseModel):
         default=None,
         max_length=64,
         description="a case template's name: its title prefix, tags and custom field values "
-        "apply, and the values given here win",
+        "apply, and the values given here win; the case opens with its tasks",
     )
 
 

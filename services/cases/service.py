@@ -16,7 +16,7 @@ from libs.common.casestore.store import CaseStore, NewCase
 from libs.common.errors import InvalidInput, NotFound
 from libs.common.http import Principal
 from libs.common.logging import get_logger
-from services.cases import list_repository, repository, templates_service
+from services.cases import list_repository, repository, tasks_repository, templates_service
 from services.cases.listing import CaseFilter, decode_cursor, encode_cursor, normalized
 from services.cases.schemas import (
     AlertSummary,
@@ -35,6 +35,7 @@ from services.cases.schemas import (
     NoteOut,
     TimelineEntry,
 )
+from services.cases.tasks_schemas import TaskCounts, TaskOut
 
 MAX_ALERTS_IN_DETAIL = 1_000
 log = get_logger(__name__)
@@ -82,6 +83,7 @@ class CaseService:
             session, caller.tenant_id, case_id, MAX_ALERTS_IN_DETAIL + 1
         )
         notes = await repository.case_notes(session, caller.tenant_id, case_id)
+        tasks = await tasks_repository.case_tasks(session, caller.tenant_id, case_id)
         timeline = await repository.case_timeline(session, caller.tenant_id, case_id)
         return CaseDetail(
             **CaseSummary.model_validate(case).model_dump(),
@@ -91,6 +93,8 @@ class CaseService:
             alerts=[AlertSummary.model_validate(a) for a in alerts[:MAX_ALERTS_IN_DETAIL]],
             alerts_truncated=len(alerts) > MAX_ALERTS_IN_DETAIL,
             notes=[NoteOut.model_validate(n) for n in notes],
+            tasks=[TaskOut.model_validate(t) for t in tasks],
+            task_counts=TaskCounts.of(tasks),
             timeline=[TimelineEntry.model_validate(e) for e in timeline],
         )
 
@@ -122,13 +126,14 @@ class CaseService:
     async def export_case(
         self, session: AsyncSession, caller: Principal, case_id: uuid.UUID
     ) -> CaseExport:
-        """Everything recorded on the case, all alerts with their payloads (no cap, unlike
-        the detail view), and the audit chain's verdict at export time."""
+        """Everything recorded on the case (alerts with their payloads, no cap unlike the
+        detail view; notes; tasks), and the audit chain's verdict at export time."""
         case = await repository.get_case(session, caller.tenant_id, case_id)
         if case is None:
             raise NotFound("case not found", case_id=str(case_id))
         alerts = await repository.case_alerts_with_payloads(session, caller.tenant_id, case_id)
         notes = await repository.case_notes(session, caller.tenant_id, case_id)
+        tasks = await tasks_repository.case_tasks(session, caller.tenant_id, case_id)
         events = await repository.case_timeline(session, caller.tenant_id, case_id)
         verdict = verify_chain(events)
         log.info("case.exported", case_id=str(case_id), alerts=len(alerts), events=len(events))
@@ -144,6 +149,8 @@ class CaseService:
             conclusion=case.conclusion,
             alerts=[ExportedAlert.model_validate(a) for a in alerts],
             notes=[NoteOut.model_validate(n) for n in notes],
+            tasks=[TaskOut.model_validate(t) for t in tasks],
+            task_counts=TaskCounts.of(tasks),
             timeline=[AuditEvent.model_validate(e) for e in events],
             audit_verification=AuditVerdict(case_id=case_id, **asdict(verdict)),
         )
@@ -151,7 +158,7 @@ class CaseService:
     async def create_case(
         self, session: AsyncSession, caller: Principal, body: CaseIn
     ) -> CaseDetail:
-        body = await templates_service.with_template(session, caller, body)
+        body, tasks = await templates_service.with_template(session, caller, body)
         new = NewCase(
             tenant_id=caller.tenant_id,
             title=body.title,
@@ -161,6 +168,7 @@ class CaseService:
             tags=tuple(body.tags),
             custom_fields=body.custom_fields,
             template=body.template,
+            tasks=tasks,
         )
         case, _ = await self._store.open_case(session, new, [], caller.name)
         return await self.get_case(session, caller, case.id)

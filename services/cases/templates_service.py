@@ -1,13 +1,16 @@
 """Rules of case templates: what a template may hold, and how it shapes a case opened
-with it (the opener's own values win over the template's)."""
+with it (the opener's own values win over the template's; its tasks are added)."""
 
 from __future__ import annotations
+
+from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from libs.common.casestore import custom_field_repository
 from libs.common.casestore.custom_fields import checked_values
 from libs.common.casestore.fields import normalize_tags
+from libs.common.casestore.tasks import NewTask
 from libs.common.errors import Conflict, InvalidInput, NotFound
 from libs.common.http import Principal
 from libs.common.logging import get_logger
@@ -45,6 +48,7 @@ async def put_template(
         title_prefix=spec.title_prefix,
         tags=normalize_tags(spec.tags),
         custom_fields=values,
+        tasks=spec.tasks,
     )
     stored = await templates_repository.upsert_template(
         session, caller.tenant_id, template.model_dump(mode="json"), caller.name
@@ -59,12 +63,14 @@ async def delete_template(session: AsyncSession, caller: Principal, name: str) -
     log.info("case_template.deleted", tenant_id=caller.tenant_id, template=name)
 
 
-async def with_template(session: AsyncSession, caller: Principal, body: CaseIn) -> CaseIn:
+async def with_template(
+    session: AsyncSession, caller: Principal, body: CaseIn
+) -> tuple[CaseIn, tuple[NewTask, ...]]:
     """`body` with its template applied: the prefix before the title, the template's tags
     before the opener's, and its custom field values unless the opener gave the key (a
-    null given by the opener leaves the field empty)."""
+    null given by the opener leaves the field empty); and the tasks the case opens with."""
     if body.template is None:
-        return body
+        return body, ()
     template = await templates_repository.template(session, caller.tenant_id, body.template)
     if template is None:
         raise InvalidInput("no such case template", template=body.template)
@@ -74,10 +80,22 @@ async def with_template(session: AsyncSession, caller: Principal, body: CaseIn) 
             f"title with the template's prefix is longer than {MAX_TITLE_LENGTH} characters",
             limit=MAX_TITLE_LENGTH,
         )
-    return body.model_copy(
+    applied = body.model_copy(
         update={
             "title": title,
             "tags": [*template.tags, *body.tags],
             "custom_fields": {**template.custom_fields, **body.custom_fields},
         }
     )
+    tasks = tuple(
+        NewTask(
+            title=task.title,
+            description=task.description,
+            assignee=task.assignee,
+            due_after=None
+            if task.due_in_minutes is None
+            else timedelta(minutes=task.due_in_minutes),
+        )
+        for task in template.tasks
+    )
+    return applied, tasks

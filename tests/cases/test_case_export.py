@@ -64,3 +64,28 @@ async def test_an_outsider_or_a_deleted_case_exports_nothing(
     deleted = await client.delete(f"/api/v1/cases/{case_id}", headers=ADMIN_HEADERS)
     assert deleted.status_code == 204
     assert (await client.get(path)).status_code == 404
+
+
+async def test_the_export_has_the_tasks_in_order_with_counts(
+    client: httpx.AsyncClient, sessions: SessionFactory, tenant: str
+) -> None:
+    case_id = await open_case(sessions, tenant, alerts=[alert_with(tenant)])
+    url = f"/api/v1/cases/{case_id}/tasks"
+    first = (await client.post(url, json={"title": "Image the disk", "assignee": "bob"})).json()
+    await client.post(url, json={"title": "Notify legal", "description": "*after* imaging"})
+    await client.patch(f"{url}/{first['id']}", json={"status": "done"})
+
+    export = (await client.get(f"/api/v1/cases/{case_id}/export")).json()
+    assert [(t["position"], t["title"], t["status"]) for t in export["tasks"]] == [
+        (0, "Image the disk", "done"),
+        (1, "Notify legal", "todo"),
+    ]
+    assert export["tasks"][0]["completed_at"] is not None
+    assert export["tasks"][1]["description"] == "*after* imaging"
+    assert export["task_counts"] == {"open": 1, "done": 1, "cancelled": 0, "total": 2}
+    assert [e["type"] for e in export["timeline"]][-3:] == [
+        "case.task_added",
+        "case.task_added",
+        "case.task_updated",
+    ]
+    assert export["audit_verification"]["valid"] is True

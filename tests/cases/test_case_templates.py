@@ -49,7 +49,12 @@ async def test_templates_are_defined_listed_replaced_and_deleted(api: httpx.Asyn
     created = await put_template(api, "phishing", PHISHING)
     assert created.status_code == 201, created.text
     # Tags are normalized like a case's: deduplicated case-insensitively.
-    assert created.json() == {**PHISHING, "name": "phishing", "tags": ["phishing", "email"]}
+    assert created.json() == {
+        **PHISHING,
+        "name": "phishing",
+        "tags": ["phishing", "email"],
+        "tasks": [],
+    }
     replaced = await put_template(api, "phishing", {**PHISHING, "title_prefix": "[P] "})
     assert (replaced.status_code, replaced.json()["title_prefix"]) == (200, "[P] ")
     listed = (await api.get("/api/v1/admin/case-templates", headers=ADMIN_HEADERS)).json()
@@ -69,7 +74,7 @@ async def test_templates_are_defined_listed_replaced_and_deleted(api: httpx.Asyn
         ("ok", {"custom_fields": {"region": "mars"}}, "not one of the options"),
         ("ok", {"custom_fields": {"hosts": "3"}}, "expected an integer"),
         ("ok", {"tags": ["x" * 129]}, "longer than 128"),
-        ("ok", {"tasks": ["triage"]}, "Extra inputs"),
+        ("ok", {"checklist": ["triage"]}, "Extra inputs"),
     ],
 )
 async def test_bad_templates_are_named(

@@ -21,6 +21,7 @@ from libs.common.casestore.events import alert_outbox_rows, event_base, record_e
 from libs.common.casestore.fields import normalize_tags
 from libs.common.casestore.lifecycle import WORKFLOWS
 from libs.common.casestore.policy import CasePolicy, load_policy
+from libs.common.casestore.tasks import NewTask, add_opening_tasks
 from libs.common.contracts.cases import (
     CaseAlertAttachedV1,
     CaseEventV1,
@@ -51,6 +52,8 @@ class NewCase:
     # Already checked against the tenant's definitions (CaseStore.open_case does it).
     custom_fields: Mapping[str, Any] = field(default_factory=dict)
     template: str | None = None  # the case template it was opened with, for the audit
+    # Tasks it opens with (a template's): each a case.task_added after its case.opened.
+    tasks: tuple[NewTask, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -140,6 +143,9 @@ async def apply_grouping(
                 custom_fields=case.custom_fields,
                 template=opening.case.template,
             )
+        )
+        events += await add_opening_tasks(
+            session, case, opening.case.tasks, actor, opening.case.template
         )
     updates = []
     for growth in growths:

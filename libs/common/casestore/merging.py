@@ -1,8 +1,9 @@
 """Merging cases into a target and undoing it, inside the caller's transaction.
 
-A merge moves the sources' alerts and notes to the target, points the sources' grouping
-slots at it (so alerting keeps growing the surviving case), and sets each source to
-`merged`. What moved is kept in `case_merges`, which is what an unmerge restores.
+A merge moves the sources' alerts, notes and tasks to the target (the tasks after its
+own, within the task limit), points the sources' grouping slots at it (so alerting keeps
+growing the surviving case), and sets each source to `merged`. What moved is kept in
+`case_merges`, which is what an unmerge restores.
 
 Locks, in the order every writer takes them: the group keys' advisory locks (as
 alerting does), then the case rows by ascending id."""
@@ -18,7 +19,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from libs.common.casestore import move_repository as moves
-from libs.common.casestore import repository
+from libs.common.casestore import repository, tasks
 from libs.common.casestore.events import event_base, record_events
 from libs.common.casestore.group_locks import lock_group_keys
 from libs.common.casestore.lifecycle import check_transition, moved_timestamps, workflow_of
@@ -47,6 +48,7 @@ class MergeOutcome:
     alert_ids: list[uuid.UUID] = field(default_factory=list)
     note_ids: list[uuid.UUID] = field(default_factory=list)
     group_keys: list[str] = field(default_factory=list)
+    task_ids: list[uuid.UUID] = field(default_factory=list)
 
 
 @dataclass
@@ -56,6 +58,7 @@ class UnmergeOutcome:
     alert_ids: list[uuid.UUID] = field(default_factory=list)
     note_ids: list[uuid.UUID] = field(default_factory=list)
     group_keys: list[str] = field(default_factory=list)
+    task_ids: list[uuid.UUID] = field(default_factory=list)
 
 
 def check_merge_request(target_id: uuid.UUID, source_ids: Sequence[uuid.UUID]) -> None:
@@ -88,19 +91,30 @@ async def merge_cases(
     keys = [slot.group_key for slot in await moves.slots_of(session, tenant_id, source_ids)]
     await lock_group_keys(session, tenant_id, keys)
     target, sources = await _lock_merge_cases(session, tenant_id, target_id, source_ids)
+    await tasks.check_merge_fits(session, tenant_id, target_id, source_ids)
     slots = [s for s in await moves.slots_of(session, tenant_id, source_ids) if s.group_key in keys]
     now = datetime.now(UTC)
     move = {"action": "merge", "to_case_id": str(target_id), "by": actor, "at": now.isoformat()}
     alerts = await moves.move_alerts_of_cases(session, tenant_id, source_ids, target_id, move)
     notes = await moves.move_notes(session, tenant_id, source_ids, target_id)
+    moved_tasks = await tasks.move_tasks_for_merge(session, tenant_id, source_ids, target_id)
     moved_keys = await moves.repoint_slots(session, tenant_id, keys, source_ids, target_id)
-    outcome = MergeOutcome(target, [], [a for a, _ in alerts], [n for n, _ in notes], moved_keys)
+    outcome = MergeOutcome(
+        target,
+        [],
+        [a for a, _ in alerts],
+        [n for n, _ in notes],
+        moved_keys,
+        [t for t, _ in moved_tasks],
+    )
     events: list[CaseEventV1] = []
     merge_rows: list[dict[str, Any]] = []
     merge_ids = {case.id: uuid.uuid4() for case in sources}
     for case in sources:
         merge_id = merge_ids[case.id]
-        record = _merge_record(case, alerts, notes, [s for s in slots if s.case_id == case.id])
+        record = _merge_record(
+            case, alerts, notes, moved_tasks, [s for s in slots if s.case_id == case.id]
+        )
         merge_rows.append(
             {
                 "id": merge_id,
@@ -130,6 +144,7 @@ async def merge_cases(
                 alert_ids=record["alert_ids"],
                 note_ids=record["note_ids"],
                 group_keys=[slot["group_key"] for slot in record["slots"]],
+                task_ids=record["task_ids"],
             )
         )
     await moves.insert_merges(session, merge_rows)
@@ -171,12 +186,15 @@ def _merge_record(
     case: Case,
     alerts: list[tuple[uuid.UUID, uuid.UUID]],
     notes: list[tuple[uuid.UUID, uuid.UUID]],
+    moved_tasks: list[tuple[uuid.UUID, uuid.UUID]],
     slots: list[moves.SlotRow],
 ) -> dict[str, Any]:
     return {
         "previous": {column: _jsonable(getattr(case, column)) for column in RESTORED_COLUMNS},
         "alert_ids": [str(a) for a, left in alerts if left == case.id],
         "note_ids": [str(n) for n, left in notes if left == case.id],
+        # In the source's task order, which an unmerge gives them back in.
+        "task_ids": [str(t) for t, left in moved_tasks if left == case.id],
         "slots": [
             {
                 "group_key": s.group_key,
@@ -219,6 +237,7 @@ async def _grow_target(
         merge_ids=merge_ids,
         alert_ids=outcome.alert_ids,
         note_ids=outcome.note_ids,
+        task_ids=outcome.task_ids,
         alert_count=span.count,
         from_severity=old,
         to_severity=severity,
@@ -249,6 +268,9 @@ async def unmerge_case(
     alerts = await moves.move_alerts_by_id(session, tenant_id, alert_ids, target.id, case_id, move)
     note_ids = [uuid.UUID(n) for n in record["note_ids"]]
     notes = await moves.move_notes(session, tenant_id, [target.id], case_id, note_ids)
+    # Merges recorded before tasks existed have no task_ids.
+    task_ids = [uuid.UUID(t) for t in record.get("task_ids", [])]
+    restored_tasks = await tasks.restore_tasks(session, tenant_id, task_ids, target.id, case_id)
     restored_keys = [
         slot["group_key"]
         for slot in record["slots"]
@@ -271,7 +293,12 @@ async def unmerge_case(
     )
     await moves.close_merge(session, tenant_id, merge.id, actor)
     outcome = UnmergeOutcome(
-        restored, target, [a for a, _ in alerts], [n for n, _ in notes], restored_keys
+        restored,
+        target,
+        [a for a, _ in alerts],
+        [n for n, _ in notes],
+        restored_keys,
+        restored_tasks,
     )
     events: list[CaseEventV1] = [
         CaseUnmergedV1(
@@ -281,12 +308,14 @@ async def unmerge_case(
             to_status=CaseStatus(restored.status),
             alert_ids=outcome.alert_ids,
             note_ids=outcome.note_ids,
+            task_ids=outcome.task_ids,
             alert_count=span.count,
         ),
         CaseAlertRemovedV1(
             **event_base(target, actor),
             alert_ids=outcome.alert_ids,
             note_ids=outcome.note_ids,
+            task_ids=outcome.task_ids,
             alert_count=left.count,
             to_case_id=case_id,
             reason="unmerge",

@@ -1,4 +1,5 @@
-"""CaseStore: open cases, attach alerts, change status, add notes, delete and restore.
+"""CaseStore: open cases, attach alerts, change status, add notes, delete and restore;
+its `tasks` add, change and remove case tasks (casestore/tasks.py).
 
 Each operation runs inside the caller's transaction (the store never commits) and writes
 the change, one audit event and one outbox row per change, so no writer can skip them."""
@@ -37,6 +38,7 @@ from libs.common.casestore.merging import MergeOutcome, UnmergeOutcome, merge_ca
 from libs.common.casestore.policy import load_policy
 from libs.common.casestore.sla import due_notices
 from libs.common.casestore.splitting import SplitOutcome, split_case
+from libs.common.casestore.tasks import CaseTasks, NewTask
 from libs.common.contracts.cases import (
     CaseDeletedV1,
     CaseEventV1,
@@ -52,13 +54,14 @@ from libs.common.contracts.detections import Severity
 from libs.common.db.models import Case, CaseNote
 from libs.common.errors import Conflict, InvalidInput, MissingRequiredFields, NotFound
 
-__all__ = ["CaseGrowth", "CaseOpening", "CaseStore", "NewAlert", "NewCase"]
+__all__ = ["CaseGrowth", "CaseOpening", "CaseStore", "NewAlert", "NewCase", "NewTask"]
 
 
 class CaseStore:
     def __init__(self, source: str) -> None:
         # CloudEvents `source` of every event this writer produces, e.g. "casestream/cases".
         self.source = source
+        self.tasks = CaseTasks(source)
 
     async def apply_grouping(
         self,
@@ -167,13 +170,13 @@ class CaseStore:
         source_ids: Sequence[uuid.UUID],
         actor: str,
     ) -> MergeOutcome:
-        """Merge the sources into the target (their alerts, notes and grouping slots)."""
+        """Merge the sources into the target (their alerts, notes, tasks and grouping slots)."""
         return await merge_cases(session, self.source, tenant_id, target_id, source_ids, actor)
 
     async def unmerge(
         self, session: AsyncSession, tenant_id: str, case_id: uuid.UUID, actor: str
     ) -> UnmergeOutcome:
-        """Undo the merge of `case_id`: its alerts, notes, slots and status come back."""
+        """Undo the merge of `case_id`: its alerts, notes, tasks, slots and status come back."""
         return await unmerge_case(session, self.source, tenant_id, case_id, actor)
 
     async def split(

@@ -41,6 +41,15 @@ class CaseClassification(StrEnum):
     BENIGN = "benign"
 
 
+class CaseTaskStatus(StrEnum):
+    """A case task's status; done and cancelled are finished (the task has completed_at)."""
+
+    TODO = "todo"
+    IN_PROGRESS = "in_progress"
+    DONE = "done"
+    CANCELLED = "cancelled"
+
+
 class CaseEventBase(BaseModel):
     event_id: uuid.UUID = Field(default_factory=uuid.uuid4)
     tenant_id: TenantId
@@ -73,7 +82,8 @@ class CaseOpenedV1(CaseEventBase):
     split_from: uuid.UUID | None = None
     # The tenant's custom fields set when the case was opened (key -> value).
     custom_fields: dict[str, JsonValue] = Field(default_factory=dict)
-    # The case template it was opened with (its title prefix, tags and values applied).
+    # The case template it was opened with (its title prefix, tags and values applied;
+    # its tasks follow as case.task_added events naming the template).
     template: str | None = None
 
 
@@ -183,7 +193,7 @@ class CaseRestoredV1(CaseEventBase):
 
 
 class CaseMergedIntoV1(CaseEventBase):
-    """This case (a source) was merged into `target_case_id`: its alerts and notes moved
+    """This case (a source) was merged into `target_case_id`: its alerts, notes and tasks moved
     there and its status became `merged`. Undone by `case.unmerged`."""
 
     type: Literal["case.merged_into"] = "case.merged_into"
@@ -194,16 +204,19 @@ class CaseMergedIntoV1(CaseEventBase):
     alert_ids: list[uuid.UUID] = Field(default_factory=list)
     note_ids: list[uuid.UUID] = Field(default_factory=list)
     group_keys: list[str] = Field(default_factory=list)
+    task_ids: list[uuid.UUID] = Field(default_factory=list)
 
 
 class CaseMergedFromV1(CaseEventBase):
-    """Other cases were merged into this one (the target): it took their alerts and notes."""
+    """Other cases were merged into this one (the target): it took their alerts, notes and
+    tasks (the tasks after its own, in the order of `source_case_ids`)."""
 
     type: Literal["case.merged_from"] = "case.merged_from"
     source_case_ids: list[uuid.UUID] = Field(min_length=1)
     merge_ids: list[uuid.UUID] = Field(min_length=1)
     alert_ids: list[uuid.UUID] = Field(default_factory=list)
     note_ids: list[uuid.UUID] = Field(default_factory=list)
+    task_ids: list[uuid.UUID] = Field(default_factory=list)
     alert_count: int = Field(ge=0)
     from_severity: Severity
     to_severity: Severity
@@ -212,8 +225,9 @@ class CaseMergedFromV1(CaseEventBase):
 
 
 class CaseUnmergedV1(CaseEventBase):
-    """A merge of this case was undone: its alerts and notes came back from the case it
-    was merged into, and it is back in the status it had before."""
+    """A merge of this case was undone: its alerts, notes and tasks (those not deleted
+    meanwhile) came back from the case it was merged into, and it is back in the status it
+    had before."""
 
     type: Literal["case.unmerged"] = "case.unmerged"
     merge_id: uuid.UUID
@@ -221,18 +235,68 @@ class CaseUnmergedV1(CaseEventBase):
     to_status: CaseStatus
     alert_ids: list[uuid.UUID] = Field(default_factory=list)
     note_ids: list[uuid.UUID] = Field(default_factory=list)
+    task_ids: list[uuid.UUID] = Field(default_factory=list)
     alert_count: int = Field(ge=0)
 
 
 class CaseAlertRemovedV1(CaseEventBase):
-    """Alerts (and with an unmerge, notes) left this case for `to_case_id`."""
+    """Alerts (and with an unmerge, notes and tasks) left this case for `to_case_id`."""
 
     type: Literal["case.alert_removed"] = "case.alert_removed"
     alert_ids: list[uuid.UUID] = Field(default_factory=list)
     note_ids: list[uuid.UUID] = Field(default_factory=list)
+    task_ids: list[uuid.UUID] = Field(default_factory=list)
     alert_count: int = Field(ge=0)
     to_case_id: uuid.UUID
     reason: Literal["split", "unmerge"]
+
+
+# A task field's value in case.task_updated: text, a position, a due time or null.
+TaskFieldValue = datetime | int | str | None
+
+
+class TaskFieldChange(BaseModel):
+    old: TaskFieldValue = None
+    new: TaskFieldValue = None
+
+
+class CaseTaskAddedV1(CaseEventBase):
+    """A task was added to the case, by hand or from the template the case was opened
+    with (`template`); it carries the whole task as added."""
+
+    type: Literal["case.task_added"] = "case.task_added"
+    task_id: uuid.UUID
+    title: str
+    description: str | None = None
+    status: CaseTaskStatus
+    assignee: str | None = None
+    due_at: datetime | None = None
+    position: int = Field(ge=0)
+    completed_at: datetime | None = None
+    template: str | None = None
+
+
+class CaseTaskUpdatedV1(CaseEventBase):
+    """One change of one task: every field that changed, with its old and new value
+    (`position` is the task's place in the case's list, from 0). `completed_at` is the
+    task's after the change (set by done/cancelled, cleared by reopening)."""
+
+    type: Literal["case.task_updated"] = "case.task_updated"
+    task_id: uuid.UUID
+    title: str = Field(description="the task's title after the change")
+    changes: dict[str, TaskFieldChange] = Field(min_length=1)
+    status: CaseTaskStatus = Field(description="the task's status after the change")
+    completed_at: datetime | None = None
+
+
+class CaseTaskRemovedV1(CaseEventBase):
+    """A task was deleted from the case; what it was, for the record."""
+
+    type: Literal["case.task_removed"] = "case.task_removed"
+    task_id: uuid.UUID
+    title: str
+    status: CaseTaskStatus
+    position: int = Field(ge=0)
 
 
 CaseEventV1 = Annotated[
@@ -250,7 +314,10 @@ CaseEventV1 = Annotated[
     | CaseMergedFromV1
     | CaseUnmergedV1
     | CaseAlertRemovedV1
-    | CaseCustomFieldChangedV1,
+    | CaseCustomFieldChangedV1
+    | CaseTaskAddedV1
+    | CaseTaskUpdatedV1
+    | CaseTaskRemovedV1,
     Field(discriminator="type"),
 ]
 

@@ -37,6 +37,7 @@ from libs.common.db.models.cases import (  # noqa: E402
     CaseMerge,
     CaseNote,
     CaseNumberCounter,
+    CaseTask,
 )
 from libs.common.db.models.delivery import (  # noqa: E402
     ApiKey,
@@ -65,6 +66,7 @@ __all__ = [
     "CaseMerge",
     "CaseNote",
     "CaseNumberCounter",
+    "CaseTask",
     "CaseTemplate",
     "CorrelationContribution",
     "CorrelationState",

@@ -1,4 +1,5 @@
-"""Cases and what hangs off them: entities, the audit trail, notes, merges, bulk jobs."""
+"""Cases and what hangs off them: entities, the audit trail, notes, tasks, merges, bulk
+jobs."""
 
 from __future__ import annotations
 
@@ -243,6 +244,31 @@ _notes.append_column(
 Index("ix_case_notes_search_vector", _notes.c.search_vector, postgresql_using="gin")
 
 
+class CaseTask(SQLModel, table=True):
+    """A to-do on a case. Written only by the case store, under the case's row lock, which
+    keeps each case's positions dense (0, 1, 2, ...) and its task count within the limit."""
+
+    __tablename__ = "case_tasks"
+    __table_args__ = (
+        Index("ix_case_tasks_tenant_case_position", "tenant_id", "case_id", "position"),
+    )
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    tenant_id: str = Field(sa_column=tenant_column())
+    case_id: uuid.UUID = Field(foreign_key="cases.id")
+    title: str = Field(max_length=256)
+    description: str | None = Field(default=None, max_length=8_192)  # Markdown
+    status: str = Field(max_length=16)
+    assignee: str | None = Field(default=None, max_length=256)
+    due_at: datetime | None = Field(default=None, sa_column=tz_column(nullable=True))
+    position: int
+    created_by: str = Field(max_length=256)
+    created_at: datetime = Field(sa_column=tz_column(server_now=True))
+    updated_at: datetime = Field(sa_column=tz_column(server_now=True))
+    # When it became done or cancelled; cleared when it is reopened.
+    completed_at: datetime | None = Field(default=None, sa_column=tz_column(nullable=True))
+
+
 class CaseMerge(SQLModel, table=True):
     """One source case merged into a target, with what moved, so it can be undone. A row
     is never deleted: an unmerge stamps it, and a later merge of the same case adds one."""
@@ -264,8 +290,9 @@ class CaseMerge(SQLModel, table=True):
     tenant_id: str = Field(sa_column=tenant_column())
     source_case_id: uuid.UUID = Field(foreign_key="cases.id")
     target_case_id: uuid.UUID = Field(foreign_key="cases.id")
-    # The source as it was (status and done times), the alert and note ids moved, and the
-    # grouping slots re-pointed (with their windows): everything an unmerge restores.
+    # The source as it was (status and done times), the alert, note and task ids moved
+    # (tasks in their order on the source), and the grouping slots re-pointed (with their
+    # windows): everything an unmerge restores.
     moved: dict[str, Any] = Field(sa_column=json_column())
     merged_by: str = Field(max_length=256)
     merged_at: datetime = Field(sa_column=tz_column(server_now=True))

@@ -44,8 +44,8 @@ class CustomFieldDefinition(SQLModel, table=True):
 
 
 class CaseTemplate(SQLModel, table=True):
-    """A named starting point for cases opened by hand: a title prefix, tags and default
-    custom field values (services/cases/templates_service.py applies it)."""
+    """A named starting point for cases opened by hand: a title prefix, tags, default
+    custom field values and tasks (services/cases/templates_service.py applies it)."""
 
     __tablename__ = "case_templates"
 
@@ -56,6 +56,11 @@ class CaseTemplate(SQLModel, table=True):
     custom_fields: dict[str, Any] = Field(
         default_factory=dict,
         sa_column=Column(JSONB, nullable=False, server_default=text("'{}'::jsonb")),
+    )
+    # The tasks a case opened with it starts with (services/cases/templates_schemas.py).
+    tasks: list[dict[str, Any]] = Field(
+        default_factory=list,
+        sa_column=Column(JSONB, nullable=False, server_default=text("'[]'::jsonb")),
     )
     changed_by: str = Field(max_length=256)
     updated_at: datetime = Field(sa_column=tz_column(server_now=True))
