@@ -16,6 +16,7 @@ from services.cases.backtest_api import router as backtest_router
 from services.cases.bulk_api import router as bulk_router
 from services.cases.bulk_runner import BulkJobRunner
 from services.cases.bulk_service import BulkJobService
+from services.cases.count_compactor import CountCompactor
 from services.cases.custom_fields_api import router as custom_fields_router
 from services.cases.deletion_api import router as deletion_router
 from services.cases.moves_api import router as moves_router
@@ -38,6 +39,7 @@ def create_app(settings: CasesSettings) -> FastAPI:
     broker = create_broker(settings.kafka, client_id="cases")
     relay = OutboxRelay(sessions, broker, settings.outbox)
     store = CaseStore(source="casestream/cases")
+    compactor = CountCompactor(sessions, settings.cases.count_compaction)
     scanner = SlaScanner(sessions, store, settings.cases.sla_scanner, on_recorded=relay.notify)
     bulk_jobs = BulkJobService(store)
     verdicts = VerdictService(store)
@@ -49,11 +51,13 @@ def create_app(settings: CasesSettings) -> FastAPI:
         await broker.connect()
         relay.start()
         scanner.start()
+        compactor.start()
         await bulk_runner.resume_unfinished()
         try:
             yield
         finally:
             await bulk_runner.stop()
+            await compactor.stop()
             await scanner.stop()
             await relay.stop()
             await broker.stop()
@@ -66,7 +70,7 @@ def create_app(settings: CasesSettings) -> FastAPI:
     app.state.authenticator = ApiKeyAuthenticator(settings.cases.api_keys)
     app.state.admin_authenticator = ApiKeyAuthenticator(settings.cases.admin_api_keys)
     app.state.sla_scanner = scanner
-    app.state.case_service = CaseService(store)
+    app.state.case_service = CaseService(store, settings.cases.listing.count_limit)
     app.state.verdict_service = verdicts
     app.state.case_move_service = CaseMoveService(store)
     app.state.task_service = CaseTaskService(store)

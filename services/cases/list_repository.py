@@ -32,13 +32,21 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import Select
 from sqlmodel import col
 
-from libs.common.db.models import Case, CaseEntity, CaseNote
-from services.cases.listing import CaseFilter, CaseSort, Ordering, Position, SortOrder
+from libs.common.db.models import Case, CaseCountDelta, CaseEntity, CaseNote
+from services.cases.listing import (
+    CaseFilter,
+    CaseSort,
+    Ordering,
+    Position,
+    SortOrder,
+    counted_by_group,
+)
 
 # Sorts cases without a due time after every case with one (and matches the due indexes).
 NO_DUE_TIME: Any = literal_column("'infinity'::timestamptz", type_=DateTime(timezone=True))
 CASES = Case.__table__  # type: ignore[attr-defined]
 NOTES = CaseNote.__table__  # type: ignore[attr-defined]
+DELTAS = CaseCountDelta.__table__  # type: ignore[attr-defined]
 
 
 def sort_columns(sort: CaseSort) -> list[Any]:
@@ -67,14 +75,31 @@ async def list_cases(
 
 
 async def count_by_status(
-    session: AsyncSession, tenant_id: str, filters: CaseFilter
-) -> dict[str, int]:
-    """Cases per status for the same filters (no cursor): one grouped scan of the
-    (tenant, status, ...) index when no other filter applies."""
-    statement = _filtered(
-        select(CASES.c.status, func.count()).select_from(CASES), tenant_id, filters
-    ).group_by(CASES.c.status)
-    return {status: int(count) for status, count in (await session.execute(statement)).all()}
+    session: AsyncSession, tenant_id: str, filters: CaseFilter, limit: int
+) -> tuple[dict[str, int], bool]:
+    """Cases per status for the same filters (no cursor), and whether they are exact.
+
+    Filters on status, severity and classification only: a sum of the per-group counts
+    the case triggers keep (a few hundred rows, whatever the tenant's size). Any other
+    filter: the matching cases counted, up to `limit` + 1 of them (then not exact)."""
+    if counted_by_group(filters):
+        statement = select(DELTAS.c.status, func.sum(DELTAS.c.n)).where(
+            DELTAS.c.tenant_id == tenant_id
+        )
+        for column, values in (
+            (DELTAS.c.status, filters.statuses),
+            (DELTAS.c.severity, filters.severities),
+            (DELTAS.c.classification, filters.classifications),
+        ):
+            if values:
+                statement = statement.where(column.in_(values))
+        grouped = statement.group_by(DELTAS.c.status).having(func.sum(DELTAS.c.n) > 0)
+        rows = (await session.execute(grouped)).all()
+        return {status: int(count) for status, count in rows}, True
+    matches = _filtered(select(CASES.c.status), tenant_id, filters).limit(limit + 1).subquery()
+    counted = select(matches.c.status, func.count()).group_by(matches.c.status)
+    counts = {status: int(count) for status, count in (await session.execute(counted)).all()}
+    return counts, sum(counts.values()) <= limit
 
 
 def _page(statement: Select[Any], ordering: Ordering, after: Position | None) -> Select[Any]:

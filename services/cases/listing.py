@@ -92,6 +92,18 @@ class CaseFilter:
     ordering: Ordering = Ordering(CaseSort.CREATED, SortOrder.DESC)
 
 
+def counted_by_group(filters: CaseFilter) -> bool:
+    """True when the filter only narrows status, severity and classification: its counts
+    are sums of the kept per-group counts (libs/common/casestore/counts.py)."""
+    kept = CaseFilter(
+        statuses=filters.statuses,
+        severities=filters.severities,
+        classifications=filters.classifications,
+        ordering=filters.ordering,
+    )
+    return filters == kept
+
+
 def normalized(filters: CaseFilter) -> CaseFilter:
     """The filter as the indexes store values (lower-cased tags and entity values), with
     its time ranges checked: times must carry a zone, and a range must not be empty."""

@@ -213,6 +213,12 @@ class CasePage(BaseModel):
         "(statuses without cases are left out)"
     )
     total: int = Field(description="the sum of counts: every case matching the filters")
+    counts_exact: bool = Field(
+        default=True,
+        description="false when a filter beyond status, severity and classification "
+        "matched more cases than the count limit: counts and total then cover the first "
+        "matches found and are lower bounds",
+    )
 
 
 class CaseIn(BaseModel):

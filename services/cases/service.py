@@ -4,6 +4,7 @@ case store, inside the request's transaction (this module never commits)."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import asdict, replace
 from datetime import UTC, datetime
 
@@ -13,6 +14,7 @@ from libs.common.casestore import custom_field_repository
 from libs.common.casestore.chain import verify_chain
 from libs.common.casestore.custom_fields import filter_document
 from libs.common.casestore.store import CaseStore, NewCase
+from libs.common.db.models import Alert, Case, CaseNote, CaseTask
 from libs.common.errors import InvalidInput, NotFound
 from libs.common.http import Principal
 from libs.common.logging import get_logger
@@ -35,6 +37,7 @@ from services.cases.schemas import (
     NoteOut,
     TimelineEntry,
 )
+from services.cases.settings import ListSettings
 from services.cases.tasks_schemas import TaskCounts, TaskOut
 
 MAX_ALERTS_IN_DETAIL = 1_000
@@ -42,8 +45,9 @@ log = get_logger(__name__)
 
 
 class CaseService:
-    def __init__(self, store: CaseStore) -> None:
+    def __init__(self, store: CaseStore, count_limit: int = ListSettings().count_limit) -> None:
         self._store = store
+        self._count_limit = count_limit
 
     async def list_cases(
         self,
@@ -64,13 +68,16 @@ class CaseService:
         rows = await list_repository.list_cases(
             session, caller.tenant_id, filters, after=after, limit=limit + 1
         )
-        counts = await list_repository.count_by_status(session, caller.tenant_id, filters)
+        counts, exact = await list_repository.count_by_status(
+            session, caller.tenant_id, filters, self._count_limit
+        )
         page, more = rows[:limit], len(rows) > limit
         return CasePage(
             items=[CaseSummary.model_validate(row) for row in page],
             next_cursor=encode_cursor(page[-1], filters.ordering) if more else None,
             counts=counts,
             total=sum(counts.values()),
+            counts_exact=exact,
         )
 
     async def get_case(
@@ -79,12 +86,25 @@ class CaseService:
         case = await repository.get_case(session, caller.tenant_id, case_id)
         if case is None:
             raise NotFound("case not found", case_id=str(case_id))
-        alerts = await repository.case_alerts(
-            session, caller.tenant_id, case_id, MAX_ALERTS_IN_DETAIL + 1
-        )
-        notes = await repository.case_notes(session, caller.tenant_id, case_id)
-        tasks = await tasks_repository.case_tasks(session, caller.tenant_id, case_id)
-        timeline = await repository.case_timeline(session, caller.tenant_id, case_id)
+        return await self._detail(session, case)
+
+    async def _detail(
+        self, session: AsyncSession, case: Case, opened_with_tasks: bool | None = None
+    ) -> CaseDetail:
+        """The case with what hangs off it. `opened_with_tasks` is set for a case this
+        transaction opened by hand: it has no alerts or notes yet, and tasks only if its
+        template gave some, so only its timeline (and those tasks) are read back."""
+        alerts: Sequence[Alert] = []
+        notes: Sequence[CaseNote] = []
+        tasks: Sequence[CaseTask] = []
+        if opened_with_tasks is None:
+            alerts = await repository.case_alerts(
+                session, case.tenant_id, case.id, MAX_ALERTS_IN_DETAIL + 1
+            )
+            notes = await repository.case_notes(session, case.tenant_id, case.id)
+        if opened_with_tasks is not False:
+            tasks = await tasks_repository.case_tasks(session, case.tenant_id, case.id)
+        timeline = await repository.case_timeline(session, case.tenant_id, case.id)
         return CaseDetail(
             **CaseSummary.model_validate(case).model_dump(),
             description=case.description,
@@ -171,7 +191,7 @@ class CaseService:
             tasks=tasks,
         )
         case, _ = await self._store.open_case(session, new, [], caller.name)
-        return await self.get_case(session, caller, case.id)
+        return await self._detail(session, case, opened_with_tasks=bool(tasks))
 
     async def update_case(
         self, session: AsyncSession, caller: Principal, case_id: uuid.UUID, patch: CasePatch

@@ -14,12 +14,25 @@ class SlaScannerSettings(BaseModel):
     batch_size: int = Field(default=500, ge=1, le=10_000)
 
 
+class CountCompactionSettings(BaseModel):
+    enabled: bool = True
+    interval_seconds: float = Field(default=10.0, gt=0, le=3_600)
+
+
+class ListSettings(BaseModel):
+    # A list filtered on more than status, severity and classification counts its
+    # matches itself, up to this many; past it the counts are marked inexact.
+    count_limit: int = Field(default=10_000, ge=100, le=10_000_000)
+
+
 class CasesSection(HttpServerSettings):
     port: int = Field(default=8002, ge=0, le=65_535)
     # Tenant admins: tenant-wide settings, the case policy (/api/v1/admin/case-policy:
     # workflow, SLA targets) and the alerting policy (/api/v1/admin/alerting-policy).
     admin_api_keys: list[ApiCredential] = Field(default_factory=list)
     sla_scanner: SlaScannerSettings = SlaScannerSettings()
+    count_compaction: CountCompactionSettings = CountCompactionSettings()
+    listing: ListSettings = ListSettings()
 
 
 class CasesSettings(CommonSettings):

@@ -164,7 +164,9 @@ async def apply_grouping(
         for case_id, alerts in stored_alerts
         for row in alert_outbox_rows(source, case_id, alerts)
     ]
-    await record_events(session, source, events, alert_messages)
+    await record_events(
+        session, source, events, alert_messages, opened={case.id for case in opened}
+    )
     return result
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -92,14 +92,17 @@ async def record_events(
     source: str,
     events: Sequence[CaseEventV1],
     extra_outbox: Sequence[dict[str, Any]] = (),
+    opened: Collection[uuid.UUID] = (),
 ) -> None:
-    """Audit and outbox rows for `events`, plus other messages to publish with them."""
+    """Audit and outbox rows for `events`, plus other messages to publish with them.
+    `opened`: cases inserted in this transaction, whose chains start here (no lookup)."""
     if not events:
         await repository.insert_events(session, [], list(extra_outbox))
         return
     tenant_id = events[0].tenant_id
     assert all(e.tenant_id == tenant_id for e in events), "one tenant per recording"
-    last = await repository.last_event_hashes(session, tenant_id, [e.case_id for e in events])
+    existing = [e.case_id for e in events if e.case_id not in opened]
+    last = await repository.last_event_hashes(session, tenant_id, existing) if existing else {}
     audit_rows, outbox_rows = [], []
     for event in events:
         payload = event.model_dump(mode="json")

@@ -39,6 +39,7 @@ from libs.common.db.models.cases import (  # noqa: E402
     CaseNumberCounter,
     CaseTask,
 )
+from libs.common.db.models.counts import CaseCountDelta  # noqa: E402
 from libs.common.db.models.delivery import (  # noqa: E402
     ApiKey,
     OutboxMessage,
@@ -61,6 +62,7 @@ __all__ = [
     "Case",
     "CaseBulkJob",
     "CaseBulkJobItem",
+    "CaseCountDelta",
     "CaseEntity",
     "CaseEvent",
     "CaseMerge",
