@@ -44,6 +44,7 @@ from libs.common.db.models.delivery import (  # noqa: E402
     PlaybookRun,
     WebhookDelivery,
 )
+from libs.common.db.models.retention import CasePurge  # noqa: E402
 from libs.common.db.models.tenant_settings import (  # noqa: E402
     AlertingPolicyVersion,
     CaseTemplate,
@@ -65,6 +66,7 @@ __all__ = [
     "CaseMerge",
     "CaseNote",
     "CaseNumberCounter",
+    "CasePurge",
     "CaseTemplate",
     "CorrelationContribution",
     "CorrelationState",
