@@ -80,6 +80,15 @@ FAMILY = text(
 )
 
 
+async def limit_lock_waits(session: AsyncSession, milliseconds: int) -> None:
+    """For this transaction only: a statement that waits longer than this for a row lock
+    (an alerting batch updating one of the case's alerts, say) fails instead of queueing;
+    the purger then retries the case on its next round."""
+    await session.execute(
+        text("SELECT set_config('lock_timeout', :ms, true)"), {"ms": f"{milliseconds}ms"}
+    )
+
+
 async def merge_family(session: AsyncSession, tenant_id: str, root: uuid.UUID) -> set[uuid.UUID]:
     """The case and every case merged into it, directly or through merged cases."""
     rows = await session.execute(

@@ -27,6 +27,10 @@ from libs.common.contracts.cases import CasePurgedV1, CaseStatus
 from libs.common.db.models import Case
 
 
+# The longest the purge waits for any row lock before giving the case up for this round.
+LOCK_WAIT_MS = 5_000
+
+
 @dataclass(frozen=True)
 class RetentionRule:
     """The tenant's policy in force: cases closed or deleted at or before `cutoff` (now
@@ -77,7 +81,9 @@ async def purge_case(
     actor: str,
 ) -> PurgeOutcome:
     """Purge the case and its merge family if, under their locks, it is still due; on a
-    skip nothing was written and the caller should roll back (to free the locks)."""
+    skip nothing was written. Meant for a transaction of its own: it limits the
+    transaction's lock waits (LOCK_WAIT_MS) and keeps the locks it took until the end."""
+    await purges.limit_lock_waits(session, LOCK_WAIT_MS)
     family = await purges.merge_family(session, tenant_id, case_id)
     if not family:
         return PurgeOutcome(skipped=PurgeSkipped.CHANGED)
