@@ -26,7 +26,6 @@ from libs.common.casestore.repository import insert_events
 from libs.common.contracts.cases import CasePurgedV1, CaseStatus
 from libs.common.db.models import Case
 
-
 # The longest the purge waits for any row lock before giving the case up for this round.
 LOCK_WAIT_MS = 5_000
 
