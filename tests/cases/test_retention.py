@@ -5,6 +5,7 @@ The purger's clock is moved ahead instead of waiting."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -18,6 +19,7 @@ from libs.common.casestore.store import CaseStore, NewCase
 from libs.common.contracts.detections import Severity
 from libs.common.db.engine import SessionFactory, transaction
 from libs.common.settings import ApiCredential, KafkaSettings
+from services.cases.settings import RetentionPurgerSettings
 from tests.cases.conftest import ADMIN_HEADERS, OUTSIDER, cases_settings, serve_cases
 from tests.cases.retention_support import (
     POLICY,
@@ -241,3 +243,21 @@ async def test_a_continuation_outlives_the_full_case_it_continued(
         )
     assert continued == full
     assert full in await tombstones(sessions, tenant)
+
+
+async def test_the_cases_service_runs_the_purger_in_the_background(
+    kafka_settings: KafkaSettings, database_url: str, sessions: SessionFactory, tenant: str
+) -> None:
+    running = RetentionPurgerSettings(enabled=True, interval_seconds=0.2)
+    settings = cases_settings(kafka_settings, database_url, tenant, purger=running)
+    async with serve_cases(settings) as client:
+        case_id = await new_case(client)
+        await close(client, case_id)
+        await age_closure(sessions, case_id, timedelta(days=2))
+        await set_retention(client, 1)
+        async with asyncio.timeout(15):
+            while True:
+                if case_id in await tombstones(sessions, tenant):
+                    break
+                await asyncio.sleep(0.1)
+        assert (await client.get(f"/api/v1/cases/{case_id}")).status_code == 404
