@@ -79,6 +79,16 @@ class Conflict(DomainError):
     status_code = 409
 
 
+class LegalHoldActive(Conflict):
+    """The case is on legal hold: it may not be deleted (release the hold first)."""
+
+    code = "legal_hold_active"
+
+
+class NotOnLegalHold(Conflict):
+    code = "not_on_legal_hold"
+
+
 class BrokerUnavailable(DomainError):
     code = "broker_unavailable"
     status_code = 503

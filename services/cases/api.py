@@ -94,6 +94,7 @@ def case_filter(
     severity: Annotated[list[Severity] | None, Query()] = None,
     classification: Annotated[list[CaseClassification] | None, Query()] = None,
     sla_breached: Annotated[bool | None, Query()] = None,
+    legal_hold: Annotated[bool | None, Query(description="on legal hold (true) or not")] = None,
     assignee: Annotated[str | None, Query(min_length=1, max_length=256)] = None,
     tag: Annotated[
         list[str] | None,
@@ -133,6 +134,7 @@ def case_filter(
         severities=[s.value for s in severity or []],
         classifications=[c.value for c in classification or []],
         sla_breached=sla_breached,
+        legal_hold=legal_hold,
         assignee=assignee,
         tags=tag or [],
         host=host,

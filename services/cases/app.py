@@ -23,6 +23,7 @@ from services.cases.moves_api import router as moves_router
 from services.cases.moves_service import CaseMoveService
 from services.cases.policy_api import router as policy_router
 from services.cases.reports_api import router as reports_router
+from services.cases.retention_purger import RetentionPurger
 from services.cases.service import CaseService
 from services.cases.settings import CasesSettings
 from services.cases.sla_scanner import SlaScanner
@@ -41,6 +42,9 @@ def create_app(settings: CasesSettings) -> FastAPI:
     store = CaseStore(source="casestream/cases")
     compactor = CountCompactor(sessions, settings.cases.count_compaction)
     scanner = SlaScanner(sessions, store, settings.cases.sla_scanner, on_recorded=relay.notify)
+    purger = RetentionPurger(
+        sessions, store, settings.cases.retention_purger, on_purged=relay.notify
+    )
     bulk_jobs = BulkJobService(store)
     verdicts = VerdictService(store)
     bulk_runner = BulkJobRunner(sessions, bulk_jobs, on_changed=relay.notify)
@@ -52,12 +56,14 @@ def create_app(settings: CasesSettings) -> FastAPI:
         relay.start()
         scanner.start()
         compactor.start()
+        purger.start()
         await bulk_runner.resume_unfinished()
         try:
             yield
         finally:
             await bulk_runner.stop()
             await compactor.stop()
+            await purger.stop()
             await scanner.stop()
             await relay.stop()
             await broker.stop()
@@ -70,6 +76,7 @@ def create_app(settings: CasesSettings) -> FastAPI:
     app.state.authenticator = ApiKeyAuthenticator(settings.cases.api_keys)
     app.state.admin_authenticator = ApiKeyAuthenticator(settings.cases.admin_api_keys)
     app.state.sla_scanner = scanner
+    app.state.retention_purger = purger
     app.state.case_service = CaseService(store, settings.cases.listing.count_limit)
     app.state.verdict_service = verdicts
     app.state.case_move_service = CaseMoveService(store)

@@ -123,6 +123,9 @@ def _filtered(statement: Select[Any], tenant_id: str, filters: CaseFilter) -> Se
     if filters.sla_breached is not None:
         breached = func.coalesce(sla_breached(), false())
         conditions.append(breached if filters.sla_breached else not_(breached))
+    if filters.legal_hold is not None:
+        held = CASES.c.legal_hold_since
+        conditions.append(held.is_not(None) if filters.legal_hold else held.is_(None))
     if filters.assignee is not None:
         conditions.append(CASES.c.assignee == filters.assignee)
     if filters.tags:

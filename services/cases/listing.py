@@ -70,6 +70,8 @@ class CaseFilter:
     classifications: list[str] = field(default_factory=list)
     # True: a due time passed before (or without) its acknowledgement/resolution.
     sla_breached: bool | None = None
+    # True: only cases on legal hold; False: only cases not on hold.
+    legal_hold: bool | None = None
     assignee: str | None = None
     # Lower-cased; a case must carry every one of them.
     tags: list[str] = field(default_factory=list)

@@ -58,6 +58,17 @@ class CaseSummary(BaseModel):
     custom_fields: dict[str, Any] = Field(
         default_factory=dict, description="the tenant's custom fields set on the case"
     )
+    legal_hold_since: datetime | None = Field(
+        default=None, description="when the legal hold began; null when not on hold"
+    )
+    legal_hold_reason: str | None = None
+    legal_hold_by: str | None = None
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def legal_hold(self) -> bool:
+        """On legal hold: it cannot be deleted, and retention does not purge it."""
+        return self.legal_hold_since is not None
 
     @computed_field  # type: ignore[prop-decorator]
     @property

@@ -18,8 +18,15 @@ from libs.common.db.models import Alert, Case, CaseNote, CaseTask
 from libs.common.errors import InvalidInput, NotFound
 from libs.common.http import Principal
 from libs.common.logging import get_logger
-from services.cases import list_repository, repository, tasks_repository, templates_service
+from services.cases import (
+    list_repository,
+    repository,
+    retention_repository,
+    tasks_repository,
+    templates_service,
+)
 from services.cases.listing import CaseFilter, decode_cursor, encode_cursor, normalized
+from services.cases.retention_schemas import CasePurgeOut, CasePurgePage
 from services.cases.schemas import (
     AlertSummary,
     AlertWhy,
@@ -222,6 +229,40 @@ class CaseService:
         )
         log.info("case.restored", case_id=str(case_id), tenant_id=caller.tenant_id)
         return CaseSummary.model_validate(case)
+
+    async def set_legal_hold(
+        self, session: AsyncSession, caller: Principal, case_id: uuid.UUID, reason: str
+    ) -> CaseSummary:
+        case = await self._store.set_legal_hold(
+            session, caller.tenant_id, case_id, caller.name, reason
+        )
+        log.info("case.legal_hold_set", case_id=str(case_id), tenant_id=caller.tenant_id)
+        return CaseSummary.model_validate(case)
+
+    async def release_legal_hold(
+        self, session: AsyncSession, caller: Principal, case_id: uuid.UUID, reason: str
+    ) -> CaseSummary:
+        case = await self._store.release_legal_hold(
+            session, caller.tenant_id, case_id, caller.name, reason
+        )
+        log.info("case.legal_hold_released", case_id=str(case_id), tenant_id=caller.tenant_id)
+        return CaseSummary.model_validate(case)
+
+    async def list_purges(
+        self,
+        session: AsyncSession,
+        caller: Principal,
+        *,
+        before: datetime | None,
+        number: int | None,
+        limit: int,
+    ) -> CasePurgePage:
+        if before is not None and before.tzinfo is None:
+            raise InvalidInput("before needs a time zone (e.g. Z or +00:00)", parameter="before")
+        rows = await retention_repository.purges(
+            session, caller.tenant_id, before=before, number=number, limit=limit
+        )
+        return CasePurgePage(items=[CasePurgeOut.model_validate(row) for row in rows])
 
     async def add_note(
         self,

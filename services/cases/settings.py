@@ -25,6 +25,19 @@ class ListSettings(BaseModel):
     count_limit: int = Field(default=10_000, ge=100, le=10_000_000)
 
 
+class RetentionPurgerSettings(BaseModel):
+    """The retention purger (services/cases/retention_purger.py). It only acts for tenants
+    whose case policy sets retention_days."""
+
+    enabled: bool = True
+    # Retention counts in days: a check every five minutes is prompt enough, and a tick
+    # that finds nothing due costs one indexed query per tenant with a policy.
+    interval_seconds: float = Field(default=300.0, gt=0, le=86_400)
+    # Cases purged per tenant per round (each case in its own transaction). A full round
+    # starts the next one at once, so a backlog drains without waiting for the interval.
+    batch_size: int = Field(default=100, ge=1, le=10_000)
+
+
 class CasesSection(HttpServerSettings):
     port: int = Field(default=8002, ge=0, le=65_535)
     # Tenant admins: tenant-wide settings, the case policy (/api/v1/admin/case-policy:
@@ -33,6 +46,7 @@ class CasesSection(HttpServerSettings):
     sla_scanner: SlaScannerSettings = SlaScannerSettings()
     count_compaction: CountCompactionSettings = CountCompactionSettings()
     listing: ListSettings = ListSettings()
+    retention_purger: RetentionPurgerSettings = RetentionPurgerSettings()
 
 
 class CasesSettings(CommonSettings):

@@ -13,7 +13,12 @@ from pydantic import SecretStr
 
 from libs.common.settings import ApiCredential, DatabaseSettings, KafkaSettings
 from services.cases.app import create_app
-from services.cases.settings import CasesSection, CasesSettings, SlaScannerSettings
+from services.cases.settings import (
+    CasesSection,
+    CasesSettings,
+    RetentionPurgerSettings,
+    SlaScannerSettings,
+)
 from tests.support.http_server import serve
 
 ANALYST, OUTSIDER, ADMIN = "analyst-key", "outsider-key", "admin-key"
@@ -25,6 +30,7 @@ def cases_settings(
     database_url: str,
     tenant: str,
     scanner: SlaScannerSettings | None = None,
+    purger: RetentionPurgerSettings | None = None,
 ) -> CasesSettings:
     return CasesSettings(
         kafka=kafka,
@@ -38,6 +44,8 @@ def cases_settings(
             # Off unless a test asks: a scanner racing the test's own scans would make
             # them flaky (tests/cases/test_sla_scanner.py runs one in the lifespan).
             sla_scanner=scanner or SlaScannerSettings(enabled=False),
+            # Likewise the retention purger (tests/cases/test_retention*.py drive their own).
+            retention_purger=purger or RetentionPurgerSettings(enabled=False),
         ),
     )
 

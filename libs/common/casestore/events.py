@@ -87,6 +87,28 @@ def event_base(case: Case, actor: str) -> dict[str, Any]:
     }
 
 
+def case_event_outbox_row(
+    source: str, event: CaseEventV1, payload: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """The `cases.events.v1` message of `event`, keyed by its case."""
+    attributes = CloudEventAttributes(
+        id=str(event.event_id),
+        source=source,
+        type=event.cloudevent_type,
+        time=event.occurred_at,
+        subject=str(event.case_id),
+        tenantid=event.tenant_id,
+    )
+    return {
+        "event_id": event.event_id,
+        "tenant_id": event.tenant_id,
+        "topic": CASE_EVENTS.name,
+        "key": str(event.case_id),
+        "headers": attributes.to_headers(),
+        "payload": payload if payload is not None else event.model_dump(mode="json"),
+    }
+
+
 async def record_events(
     session: AsyncSession,
     source: str,
@@ -118,22 +140,5 @@ async def record_events(
         prev = last.get(event.case_id)
         last[event.case_id] = event_hash(prev, **row)
         audit_rows.append({**row, "prev_hash": prev, "hash": last[event.case_id]})
-        attributes = CloudEventAttributes(
-            id=str(event.event_id),
-            source=source,
-            type=event.cloudevent_type,
-            time=event.occurred_at,
-            subject=str(event.case_id),
-            tenantid=event.tenant_id,
-        )
-        outbox_rows.append(
-            {
-                "event_id": event.event_id,
-                "tenant_id": event.tenant_id,
-                "topic": CASE_EVENTS.name,
-                "key": str(event.case_id),
-                "headers": attributes.to_headers(),
-                "payload": payload,
-            }
-        )
+        outbox_rows.append(case_event_outbox_row(source, event, payload))
     await repository.insert_events(session, audit_rows, [*outbox_rows, *extra_outbox])

@@ -31,3 +31,20 @@ async def lock_group_keys(session: AsyncSession, tenant_id: str, keys: Iterable[
         ),
         {"ids": ids},
     )
+
+
+async def try_lock_group_keys(session: AsyncSession, tenant_id: str, keys: Iterable[str]) -> bool:
+    """Take every key's lock without waiting; False when another transaction holds one
+    (the caller then gives up its transaction, which frees the ones it did take). For
+    background writers that would rather skip a busy key than queue behind alerting."""
+    ids = sorted({group_lock_id(tenant_id, key) for key in keys})
+    if not ids:
+        return True
+    taken = await session.scalar(
+        text(
+            "SELECT bool_and(pg_try_advisory_xact_lock(k)) "
+            "FROM (SELECT k FROM unnest(CAST(:ids AS bigint[])) AS k ORDER BY k) AS ordered"
+        ),
+        {"ids": ids},
+    )
+    return bool(taken)

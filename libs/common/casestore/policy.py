@@ -14,6 +14,7 @@ from libs.common.casestore.lifecycle import DEFAULT_WORKFLOW, WorkflowName
 from libs.common.contracts.detections import Severity
 
 MAX_TARGET_MINUTES = 366 * 24 * 60
+MAX_RETENTION_DAYS = 3_650
 
 
 class SlaTarget(BaseModel):
@@ -45,6 +46,11 @@ class CasePolicy(BaseModel):
     sla: dict[Severity, SlaTarget] = Field(default_factory=lambda: dict(DEFAULT_SLA))
     # Resolved cases close by themselves this many days after resolution; null: never.
     auto_close_after_days: int | None = Field(default=None, ge=1, le=3_650)
+    # Closed or deleted cases are purged for good (with their alerts, notes and audit
+    # trail) this many days after closing or deletion, unless on legal hold; null: kept
+    # forever. Off by default: destroying records is a choice each tenant makes for its
+    # own obligations, never something an upgrade starts doing (docs/retention.md).
+    retention_days: int | None = Field(default=None, ge=1, le=MAX_RETENTION_DAYS)
 
     @field_validator("sla")
     @classmethod

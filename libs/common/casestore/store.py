@@ -11,10 +11,9 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from libs.common.casestore import repository
+from libs.common.casestore import preservation, repository
 from libs.common.casestore.batch import (
     CaseGrowth,
     CaseOpening,
@@ -36,23 +35,22 @@ from libs.common.casestore.lifecycle import (
 )
 from libs.common.casestore.merging import MergeOutcome, UnmergeOutcome, merge_cases, unmerge_case
 from libs.common.casestore.policy import load_policy
+from libs.common.casestore.purging import PurgeOutcome, RetentionRule, purge_case
 from libs.common.casestore.sla import due_notices
 from libs.common.casestore.splitting import SplitOutcome, split_case
 from libs.common.casestore.tasks import CaseTasks, NewTask
 from libs.common.contracts.cases import (
-    CaseDeletedV1,
     CaseEventV1,
     CaseFieldChangedV1,
     CaseNoteAddedV1,
     CaseReopenedV1,
-    CaseRestoredV1,
     CaseSlaEventV1,
     CaseStatus,
     CaseStatusChangedV1,
 )
 from libs.common.contracts.detections import Severity
 from libs.common.db.models import Case, CaseNote
-from libs.common.errors import Conflict, InvalidInput, MissingRequiredFields, NotFound
+from libs.common.errors import InvalidInput, MissingRequiredFields
 
 __all__ = ["CaseGrowth", "CaseOpening", "CaseStore", "NewAlert", "NewCase", "NewTask"]
 
@@ -334,16 +332,11 @@ class CaseStore:
         reason: str | None = None,
     ) -> Case:
         """Soft delete: the case keeps its status, alerts and audit trail, and is restored
-        as it was. A deleted case is not found by any other store operation."""
-        case = await self._lock(session, tenant_id, case_id)
-        case = await repository.update_case(
-            session, tenant_id, case_id, {"deleted_at": func.now(), "deleted_by": actor}
+        as it was. A deleted case is not found by any other store operation. A case on
+        legal hold cannot be deleted (409 legal_hold_active)."""
+        return await preservation.delete_case(
+            session, self.source, tenant_id, case_id, actor, reason
         )
-        event = CaseDeletedV1(
-            **event_base(case, actor), status=CaseStatus(case.status), reason=reason
-        )
-        await record_events(session, self.source, [event])
-        return case
 
     async def restore_case(
         self,
@@ -353,17 +346,36 @@ class CaseStore:
         actor: str,
         reason: str | None = None,
     ) -> Case:
-        case = await self._lock(session, tenant_id, case_id, deleted=True)
-        if case.deleted_at is None:
-            raise Conflict("case is not deleted", case_id=str(case_id))
-        case = await repository.update_case(
-            session, tenant_id, case_id, {"deleted_at": None, "deleted_by": None}
+        return await preservation.restore_case(
+            session, self.source, tenant_id, case_id, actor, reason
         )
-        event = CaseRestoredV1(
-            **event_base(case, actor), status=CaseStatus(case.status), reason=reason
+
+    async def set_legal_hold(
+        self, session: AsyncSession, tenant_id: str, case_id: uuid.UUID, actor: str, reason: str
+    ) -> Case:
+        """Put the case on legal hold: neither deletion nor retention may remove it."""
+        return await preservation.set_legal_hold(
+            session, self.source, tenant_id, case_id, actor, reason
         )
-        await record_events(session, self.source, [event])
-        return case
+
+    async def release_legal_hold(
+        self, session: AsyncSession, tenant_id: str, case_id: uuid.UUID, actor: str, reason: str
+    ) -> Case:
+        return await preservation.release_legal_hold(
+            session, self.source, tenant_id, case_id, actor, reason
+        )
+
+    async def purge(
+        self,
+        session: AsyncSession,
+        tenant_id: str,
+        case_id: uuid.UUID,
+        rule: RetentionRule,
+        actor: str,
+    ) -> PurgeOutcome:
+        """Delete a case that retention made due, with the cases merged into it, for
+        good: tombstones in case_purges and `case.purged` messages remain."""
+        return await purge_case(session, self.source, tenant_id, case_id, rule, actor)
 
     async def _due_times_after(
         self, session: AsyncSession, case: Case, field: str, value: Any
@@ -379,7 +391,4 @@ class CaseStore:
         self, session: AsyncSession, tenant_id: str, case_id: uuid.UUID, deleted: bool = False
     ) -> Case:
         """The case under its row lock; a deleted case is not found unless `deleted`."""
-        case = await repository.lock_case(session, tenant_id, case_id)
-        if case is None or (case.deleted_at is not None and not deleted):
-            raise NotFound("case not found", case_id=str(case_id))
-        return case
+        return await preservation.locked_case(session, tenant_id, case_id, deleted)

@@ -299,6 +299,42 @@ class CaseTaskRemovedV1(CaseEventBase):
     position: int = Field(ge=0)
 
 
+class CaseLegalHoldSetV1(CaseEventBase):
+    """The tenant's admin put the case on legal hold (or changed the hold's reason): it can
+    be neither deleted nor purged by retention until the hold is released."""
+
+    type: Literal["case.legal_hold_set"] = "case.legal_hold_set"
+    reason: str = Field(min_length=1, max_length=4_096)
+    since: datetime
+    # Set when the case was already held and only the reason changed.
+    previous_reason: str | None = None
+
+
+class CaseLegalHoldReleasedV1(CaseEventBase):
+    """The legal hold was released: deletion and retention apply to the case again."""
+
+    type: Literal["case.legal_hold_released"] = "case.legal_hold_released"
+    reason: str = Field(min_length=1, max_length=4_096)
+    held_since: datetime
+    held_reason: str
+
+
+class CasePurgedV1(CaseEventBase):
+    """Retention deleted the case for good, with its alerts, notes, audit timeline and
+    links. Published on the bus only (the timeline it would join is gone); the tenant's
+    record of it is the tombstone in case_purges. Consumers should forget the case."""
+
+    type: Literal["case.purged"] = "case.purged"
+    basis: Literal["closed", "deleted", "merged"]
+    retention_days: int = Field(ge=1)
+    policy_version: int = Field(ge=1)
+    # When the case closed or was deleted; for basis "merged", of the case it went with.
+    due_since: datetime
+    # The case whose purge took this one along (this one was merged into it).
+    purged_with: uuid.UUID | None = None
+    removed: dict[str, int] = Field(default_factory=dict, description="rows per table")
+
+
 CaseEventV1 = Annotated[
     CaseOpenedV1
     | CaseAlertAttachedV1
@@ -317,7 +353,10 @@ CaseEventV1 = Annotated[
     | CaseCustomFieldChangedV1
     | CaseTaskAddedV1
     | CaseTaskUpdatedV1
-    | CaseTaskRemovedV1,
+    | CaseTaskRemovedV1
+    | CaseLegalHoldSetV1
+    | CaseLegalHoldReleasedV1
+    | CasePurgedV1,
     Field(discriminator="type"),
 ]
 

@@ -46,6 +46,7 @@ from libs.common.db.models.delivery import (  # noqa: E402
     PlaybookRun,
     WebhookDelivery,
 )
+from libs.common.db.models.retention import CasePurge  # noqa: E402
 from libs.common.db.models.tenant_settings import (  # noqa: E402
     AlertingPolicyVersion,
     CaseTemplate,
@@ -68,6 +69,7 @@ __all__ = [
     "CaseMerge",
     "CaseNote",
     "CaseNumberCounter",
+    "CasePurge",
     "CaseTask",
     "CaseTemplate",
     "CorrelationContribution",

@@ -27,6 +27,8 @@ class GroupingSlot(SQLModel, table=True):
     transaction, so two alerting instances can never open two cases for one key."""
 
     __tablename__ = "grouping_slots"
+    # A case's slots, for the retention purger (the key leads with the group key).
+    __table_args__ = (Index("ix_grouping_slots_tenant_case", "tenant_id", "case_id"),)
 
     tenant_id: str = Field(primary_key=True, max_length=64)
     group_key: str = Field(primary_key=True, max_length=2_048)

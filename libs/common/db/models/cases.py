@@ -64,6 +64,28 @@ class Case(SQLModel, table=True):
             "status",
             postgresql_where=text("deleted_at IS NULL"),
         ),
+        # The retention purger's two ways in (closed, or deleted, long enough ago) and its
+        # walk from a case to the cases merged into it; all small partial indexes.
+        Index(
+            "ix_cases_tenant_closed_retention",
+            "tenant_id",
+            "closed_at",
+            "id",
+            postgresql_where=text("status = 'closed'"),
+        ),
+        Index(
+            "ix_cases_tenant_deleted_retention",
+            "tenant_id",
+            "deleted_at",
+            "id",
+            postgresql_where=text("deleted_at IS NOT NULL"),
+        ),
+        Index(
+            "ix_cases_tenant_merged_into",
+            "tenant_id",
+            "merged_into",
+            postgresql_where=text("merged_into IS NOT NULL"),
+        ),
     )
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
@@ -92,8 +114,10 @@ class Case(SQLModel, table=True):
     acknowledged_at: datetime | None = Field(default=None, sa_column=tz_column(nullable=True))
     resolved_at: datetime | None = Field(default=None, sa_column=tz_column(nullable=True))
     closed_at: datetime | None = Field(default=None, sa_column=tz_column(nullable=True))
-    # Set on a case opened because the previous case of its group key was full.
-    continues_case_id: uuid.UUID | None = Field(default=None, foreign_key="cases.id")
+    # Set on a case opened because the previous case of its group key was full. Not a
+    # foreign key: the continuation outlives the full case when retention purges that one
+    # (the id then names a tombstone in case_purges), and history should not be rewritten.
+    continues_case_id: uuid.UUID | None = None
     in_progress_at: datetime | None = Field(default=None, sa_column=tz_column(nullable=True))
     # 1 (most urgent) to 4; null until someone sets it. Limits live in casestore.fields.
     priority: int | None = None
@@ -130,6 +154,11 @@ class Case(SQLModel, table=True):
         default_factory=dict,
         sa_column=Column(JSONB, nullable=False, server_default=text("'{}'::jsonb")),
     )
+    # Legal hold, set and released by the tenant's admin: a held case cannot be deleted or
+    # purged (a trigger refuses deleting its row or its audit events, migration 0018).
+    legal_hold_since: datetime | None = Field(default=None, sa_column=tz_column(nullable=True))
+    legal_hold_by: str | None = Field(default=None, max_length=256)
+    legal_hold_reason: str | None = Field(default=None, max_length=4_096)
 
 
 # Columns Postgres derives from the case row for the list's filters and sorts. They are on
@@ -182,6 +211,8 @@ class CaseEntity(SQLModel, table=True):
     'cases seen with this IP' is one index lookup instead of a scan of detection payloads."""
 
     __tablename__ = "case_entities"
+    # A case's rows, for the retention purger (the key leads with the value).
+    __table_args__ = (Index("ix_case_entities_tenant_case", "tenant_id", "case_id"),)
 
     tenant_id: str = Field(primary_key=True, max_length=64)
     # Truncated to MAX_ENTITY_VALUE characters: the key must fit a btree entry.

@@ -6,7 +6,7 @@ an alert joining, appends nothing). The case list sums them instead of counting 
 million index entries on every page. Existing cases are counted once here.
 
 Revision ID: 0021
-Revises: 0017
+Revises: 0018
 Create Date: 2026-11-22 11:20:43.759418
 """
 
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0021"
-down_revision: str | None = "0017"
+down_revision: str | None = "0018"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
