@@ -109,6 +109,20 @@ async def test_detections_of_one_event_share_a_case_across_batches_and_keys(
         )
     assert second["chain"]["shared_with_alert_ids"] == [alert_a]
     assert third["chain"]["shared_event_ids"] == ["e2"]
+    # Subscribers of alerts.v2 see the decision and the shared event too.
+    async with sessions() as session:
+        published = await session.scalar(
+            text(
+                "SELECT payload->'grouping' FROM outbox WHERE tenant_id = :t"
+                " AND topic = 'alerts.v2' AND payload->>'detection_id' = 'b'"
+            ),
+            {"t": tenant},
+        )
+    assert (published["strategy"], published["reason"], published["shared_event_ids"]) == (
+        "chain",
+        "shared_event",
+        ["e1"],
+    )
 
 
 async def test_one_batch_chains_its_own_detections(sessions: SessionFactory, tenant: str) -> None:

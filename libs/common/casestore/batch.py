@@ -114,7 +114,7 @@ async def apply_grouping(
         _alert_row(case.id, a) for case, o in zip(opened, openings, strict=True) for a in o.alerts
     ]
     rows += [_alert_row(g.case_id, a) for g in growths for a in g.alerts]
-    # alerts.v1 names the alert's case, so alerts without one are not published there.
+    # Without a case: stored, and published on alerts.v2 only (alerts.v1 names a case).
     rows += [_alert_row(None, a) for a in uncased]
     result.inserted = set(await repository.insert_alerts(session, rows))
     cased = [(case.id, a) for case, o in zip(opened, openings, strict=True) for a in o.alerts]
@@ -168,9 +168,12 @@ async def apply_grouping(
         (case.id, [a for a in o.alerts if a.id in result.inserted])
         for case, o in zip(opened, openings, strict=True)
     ] + [(g.case_id, [a for a in g.alerts if a.id in result.inserted]) for g in growths]
+    stored_uncased: list[tuple[uuid.UUID | None, list[NewAlert]]] = [
+        (None, [a for a in uncased if a.id in result.inserted])
+    ]
     alert_messages = [
         row
-        for case_id, alerts in stored_alerts
+        for case_id, alerts in [*stored_alerts, *stored_uncased]
         for row in alert_outbox_rows(source, case_id, alerts)
     ]
     await record_events(session, source, events, alert_messages)
