@@ -94,15 +94,7 @@ def plan_chains(
     policy: GroupingPolicy,
     key_of: Callable[[DetectionV1], GroupKey],
 ) -> ChainPlan:
-    cases: dict[uuid.UUID, _Case] = {}
-    holders: dict[str, _Holders] = {}
-    for c in candidates:
-        span = (c.first_event_at, c.last_event_at)
-        known = None if span[0] is None or span[1] is None else (span[0], span[1])
-        cases.setdefault(c.case_id, _Case(c.case_number, known, c.alert_count))
-        holders.setdefault(c.event_id, _Holders()).alerts.setdefault(c.case_id, []).append(
-            c.alert_id
-        )
+    cases, holders = _index(candidates)
     plan = ChainPlan()
     for seq, detection in enumerate(in_chain_order(detections)):
         events = list(dict.fromkeys(detection.matched_event_ids))
@@ -137,6 +129,20 @@ def plan_chains(
             entry = holders.setdefault(event, _Holders())
             entry.leader = entry.leader or (seq, detection.detection_id, key)
     return plan
+
+
+def _index(
+    candidates: Sequence[ChainCandidate],
+) -> tuple[dict[uuid.UUID, _Case], dict[str, _Holders]]:
+    cases: dict[uuid.UUID, _Case] = {}
+    holders: dict[str, _Holders] = {}
+    for c in candidates:
+        first, last = c.first_event_at, c.last_event_at
+        span = None if first is None or last is None else (first, last)
+        cases.setdefault(c.case_id, _Case(c.case_number, span, c.alert_count))
+        by_case = holders.setdefault(c.event_id, _Holders()).alerts
+        by_case.setdefault(c.case_id, []).append(c.alert_id)
+    return cases, holders
 
 
 def in_chain_order(detections: Sequence[DetectionV1]) -> list[DetectionV1]:

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
+from functools import lru_cache
 from typing import Any
 
 from libs.common.casestore.lifecycle import OPEN_STATUSES, REOPENABLE
@@ -100,8 +101,13 @@ def chain_fallback_key(detection: DetectionV1, policy: GroupingPolicy) -> GroupK
         # One key per detection: no slot is kept for it (see CHAIN_KEY_PREFIX).
         key = f"{CHAIN_KEY_PREFIX}detection={detection.detection_id}"
         return GroupKey(key, Strategy.CHAIN, {"detection_id": detection.detection_id}, True)
-    by = policy.model_copy(update={"strategy": Strategy(policy.chain_fallback.value)})
-    return replace(group_key(detection, by), fallback=True)
+    return replace(group_key(detection, _fallback_policy(policy)), fallback=True)
+
+
+@lru_cache(maxsize=256)
+def _fallback_policy(policy: GroupingPolicy) -> GroupingPolicy:
+    # Once per policy, not per detection: the chain strategy keys every detection by it.
+    return policy.model_copy(update={"strategy": Strategy(policy.chain_fallback.value)})
 
 
 # Keys of the chain strategy's own cases (joined by a shared event, or opened by one
