@@ -4,12 +4,15 @@ group key's slot afterwards. Pure functions."""
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
 from typing import Any
 
 from libs.common.casestore.store import NewAlert, NewCase
 from libs.common.contracts.detections import DetectionV1, Severity
 from libs.common.db.jsonb import SerializedJSON
+from libs.common.policies.chaining import ChainPlan, chain_provenance
 from libs.common.policies.grouping import (
+    CHAIN_KEY_PREFIX,
     AppliedPolicy,
     GroupKey,
     OpenSlot,
@@ -38,8 +41,14 @@ def new_case(tenant_id: str, group: GroupKey, segment: Segment, assessment: Asse
 
 
 def segment_alerts(
-    group: GroupKey, segment: Segment, policy: AppliedPolicy, assessment: Assessment
+    group: GroupKey,
+    segment: Segment,
+    policy: AppliedPolicy,
+    assessment: Assessment,
+    chains: ChainPlan | None = None,
 ) -> list[NewAlert]:
+    """The segment's alert rows with their provenance. `chains`: the batch's chain plan
+    when the tenant groups by the chain strategy (its alerts' events are then indexed)."""
     opened = segment.case_id is None and segment.held is None
     alerts = []
     for n, detection in enumerate(segment.detections):
@@ -52,9 +61,14 @@ def segment_alerts(
             grouping.update(decision="no_case", reason=segment.held.value)
         if segment.continues is not None:
             grouping["continues_case_id"] = str(segment.continues)
-        alerts.append(
-            _new_alert(detection, group.key, severity, grouping, assessment.fingerprint(detection))
+        if chains is not None:
+            grouping.update(chain_provenance(chains, policy.grouping, detection, segment))
+        alert = _new_alert(
+            detection, group.key, severity, grouping, assessment.fingerprint(detection)
         )
+        if chains is not None and detection.matched_event_ids:
+            alert = replace(alert, matched_event_ids=tuple(detection.matched_event_ids))
+        alerts.append(alert)
     return alerts
 
 
@@ -96,7 +110,8 @@ def next_slots(slots: dict[str, OpenSlot], planned: list[tuple[str, Segment]]) -
     grown when that case is the one the slot already held."""
     latest: dict[str, OpenSlot] = {}
     for key, segment in planned:  # segments of a key come in time order
-        if segment.held is not None:
+        # Chain keys name one case (a join, or a case of one detection): no slot to keep.
+        if segment.held is not None or key.startswith(CHAIN_KEY_PREFIX):
             continue
         times = [d.effective_time for d in segment.detections]
         slot = latest.get(key) or slots.get(key)

@@ -5,7 +5,9 @@ from __future__ import annotations
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from libs.common.casestore.lifecycle import OPEN_STATUSES
 from libs.common.contracts.detections import DetectionV1
+from libs.common.policies.chaining import ChainCandidate
 from libs.common.policies.dedup import Anchor
 from libs.common.policies.grouping import OpenSlot
 
@@ -34,6 +36,27 @@ async def load_slots(session: AsyncSession, tenant_id: str, keys: list[str]) -> 
         {"tenant": tenant_id, "keys": keys},
     )
     return {row[0]: OpenSlot(*row) for row in result.all()}
+
+
+async def chain_candidates(
+    session: AsyncSession, tenant_id: str, event_ids: list[str]
+) -> list[ChainCandidate]:
+    """Open cases holding an alert that matched one of these events (chain strategy). The
+    case comes from the alert, so merges and splits are followed without an index update."""
+    if not event_ids:
+        return []
+    result = await session.execute(
+        text(
+            "SELECT m.event_id, m.alert_id, c.id, c.number, c.first_event_at, c.last_event_at,"
+            " c.alert_count FROM alert_matched_events m"
+            " JOIN alerts a ON a.id = m.alert_id AND a.tenant_id = m.tenant_id"
+            " JOIN cases c ON c.id = a.case_id AND c.tenant_id = a.tenant_id"
+            " WHERE m.tenant_id = :tenant AND m.event_id = ANY(CAST(:events AS text[]))"
+            " AND c.deleted_at IS NULL AND c.status = ANY(CAST(:open AS text[]))"
+        ),
+        {"tenant": tenant_id, "events": event_ids, "open": sorted(OPEN_STATUSES)},
+    )
+    return [ChainCandidate(*row) for row in result.all()]
 
 
 async def save_slots(session: AsyncSession, tenant_id: str, slots: list[OpenSlot]) -> None:

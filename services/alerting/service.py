@@ -12,10 +12,11 @@ from datetime import timedelta
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from libs.common.casestore.group_locks import lock_group_keys
-from libs.common.casestore.store import CaseGrowth, CaseOpening, CaseStore
+from libs.common.casestore.store import CaseGrowth, CaseOpening, CaseStore, NewAlert
 from libs.common.contracts.cases import CaseStatus
 from libs.common.contracts.detections import DetectionV1
-from libs.common.policies.alerting import DEFAULT_POLICY, AlertingPolicy, GroupingPolicy
+from libs.common.policies.alerting import DEFAULT_POLICY, AlertingPolicy, GroupingPolicy, Strategy
+from libs.common.policies.chaining import ChainPlan, in_chain_order, join_segments, plan_chains
 from libs.common.policies.dedup import split_repeats
 from libs.common.policies.grouping import (
     AppliedPolicy,
@@ -111,9 +112,13 @@ class GroupingService:
         fingerprints = {
             d.detection_id: fp for d in detections if (fp := assessment.fingerprint(d)) is not None
         }
-        # The key locks are the case store's too: merges move slots under them. Group keys
-        # and fingerprints in one sorted call, so instances take them in one order.
+        # The key locks are the case store's too: merges move slots under them. Group keys,
+        # fingerprints and (chain strategy) matched events in one sorted call, so instances
+        # take them in one order. The event locks make two instances holding detections of
+        # one event take turns: the second then finds the first's alert in the index.
         locks = [*by_key, *(f"fingerprint:{fp}" for fp in sorted(set(fingerprints.values())))]
+        if policy.grouping.strategy is Strategy.CHAIN:
+            locks += sorted({f"event:{e}" for d in detections for e in d.matched_event_ids})
         await lock_group_keys(session, tenant_id, locks)
         # Checked under the locks: a detection always maps to the same key, so a
         # concurrent instance holding the same detection waits here and then sees it.
@@ -151,18 +156,46 @@ class GroupingService:
         outcome: BatchOutcome,
     ) -> None:
         by_key: dict[str, list[DetectionV1]] = defaultdict(list)
-        for detection in fresh:
-            by_key[_group_key(detection, applied.grouping).key].append(detection)
-        slots = await repository.load_slots(session, tenant_id, sorted(by_key))
         planned: list[tuple[str, Segment]] = []
+        chains: ChainPlan | None = None
+        if applied.grouping.strategy is Strategy.CHAIN:
+            chains = await self._chains(session, tenant_id, fresh, applied.grouping)
+            for joined, segment in join_segments(chains):
+                groups[joined.key] = joined
+                planned.append((joined.key, segment))
+            # In chain order, so a detection's leader comes first among equal times.
+            for detection in in_chain_order(fresh):
+                keyed = chains.keys.get(detection.detection_id)
+                if keyed is not None:
+                    groups.setdefault(keyed.key, keyed)
+                    by_key[keyed.key].append(detection)
+        else:
+            for detection in fresh:
+                by_key[_group_key(detection, applied.grouping).key].append(detection)
+        slots = await repository.load_slots(session, tenant_id, sorted(by_key))
         for key in sorted(by_key):
             segments = plan_segments(
                 slots.get(key), by_key[key], applied.grouping, assessment.may_open
             )
             planned += [(key, segment) for segment in segments]
         if planned:
-            await self._write(session, tenant_id, planned, groups, applied, assessment, outcome)
+            await self._write(
+                session, tenant_id, planned, groups, applied, assessment, outcome, chains
+            )
             await repository.save_slots(session, tenant_id, next_slots(slots, planned))
+
+    async def _chains(
+        self,
+        session: AsyncSession,
+        tenant_id: str,
+        fresh: list[DetectionV1],
+        grouping: GroupingPolicy,
+    ) -> ChainPlan:
+        """The chain strategy's decisions for the batch, from one read of the open cases
+        its events are indexed under (read under the batch's event locks)."""
+        events = sorted({e for d in fresh for e in d.matched_event_ids})
+        candidates = await repository.chain_candidates(session, tenant_id, events)
+        return plan_chains(fresh, candidates, grouping, lambda d: _group_key(d, grouping))
 
     async def _write(
         self,
@@ -173,27 +206,25 @@ class GroupingService:
         applied: AppliedPolicy,
         assessment: Assessment,
         outcome: BatchOutcome,
+        chains: ChainPlan | None,
     ) -> None:
+        def alerts(key: str, seg: Segment) -> list[NewAlert]:
+            return segment_alerts(groups[key], seg, applied, assessment, chains)
+
         # One write for the whole batch: the case store opens and grows every case at once.
         openings = [
-            CaseOpening(
-                new_case(tenant_id, groups[key], seg, assessment),
-                segment_alerts(groups[key], seg, applied, assessment),
-            )
+            CaseOpening(new_case(tenant_id, groups[key], seg, assessment), alerts(key, seg))
             for key, seg in planned
             if seg.case_id is None and seg.held is None
         ]
         await self._reopen(session, tenant_id, [seg for _, seg in planned if seg.reopens])
         growths = [
-            CaseGrowth(seg.case_id, segment_alerts(groups[key], seg, applied, assessment))
+            CaseGrowth(seg.case_id, alerts(key, seg))
             for key, seg in planned
             if seg.case_id is not None
         ]
         uncased = [
-            alert
-            for key, seg in planned
-            if seg.held is not None
-            for alert in segment_alerts(groups[key], seg, applied, assessment)
+            alert for key, seg in planned if seg.held is not None for alert in alerts(key, seg)
         ]
         written = await self._store.apply_grouping(
             session, tenant_id, openings, growths, ACTOR, uncased

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
 from libs.common.contracts.detections import (
+    MAX_MATCHED_EVENTS,
     DetectionV1,
     EntityType,
     EntityV1,
@@ -18,6 +20,7 @@ from libs.common.contracts.detections import (
 from services.ingest.schemas import NativeDetection
 
 FORMAT = "native"
+MATCHED_EVENT_ID_LIMIT = 256
 # Clock skew we tolerate before an event time counts as "in the future".
 FUTURE_TOLERANCE = timedelta(minutes=5)
 
@@ -51,6 +54,26 @@ def fingerprint(document: dict[str, Any]) -> str:
     return "fp-" + hashlib.sha256(canonical.encode()).hexdigest()[:40]
 
 
+def matched_events(values: Iterable[Any]) -> list[str]:
+    """References to the source events a detection matched, as the contract takes them:
+    strings and numbers only, each once in the order given, ids past the limit hashed (two
+    long ids that share a prefix stay distinct), at most MAX_MATCHED_EVENTS: an alert over
+    thousands of events keeps the first ones."""
+    found: dict[str, None] = {}
+    for value in values:
+        if isinstance(value, bool) or not isinstance(value, str | int):
+            continue
+        ref = str(value).strip()
+        if not ref:
+            continue
+        if len(ref) > MATCHED_EVENT_ID_LIMIT:
+            ref = "id-" + hashlib.sha256(ref.encode()).hexdigest()[:40]
+        found.setdefault(ref, None)
+        if len(found) == MAX_MATCHED_EVENTS:
+            break
+    return list(found)
+
+
 def normalize_native(
     item: NativeDetection, document: dict[str, Any], tenant_id: str, now: datetime
 ) -> DetectionV1:
@@ -76,8 +99,36 @@ def normalize_native(
         host=item.host.name if item.host else None,
         mitre=MitreV1(tactics=item.mitre.tactics, techniques=item.mitre.techniques),
         entities=_entities(item),
+        matched_event_ids=matched_events(matched_event_refs(item, document)),
         raw=document,
     )
+
+
+# Fields of a raw Windows event naming its record: EventRecordID (Windows, Winlogbeat),
+# RecordNumber (NXLog); and fields carrying its own time.
+RECORD_FIELDS = ("EventRecordID", "RecordNumber")
+TIME_FIELDS = ("@timestamp", "TimeCreated", "UtcTime", "EventTime", "timestamp")
+
+
+def matched_event_refs(item: NativeDetection, document: dict[str, Any]) -> list[str]:
+    """The events the rule matched: the ids the sender lists, else the one event in `raw`.
+    A Windows event is named by its record (`winlog:<computer>/<channel>/<record id>`, the
+    computer lower-cased), which every rule firing on it shares; another raw event by a
+    digest of its content (`event-sha256:...`), if it carries its own time: without a
+    record or a time, identical events (a log cleared on two days) cannot be told apart."""
+    if item.matched_event_ids:
+        return item.matched_event_ids
+    raw = document.get("raw")
+    if not isinstance(raw, dict) or not raw:
+        return []
+    record = next((str(raw[f]) for f in RECORD_FIELDS if raw.get(f) not in (None, "")), None)
+    computer = raw.get("Computer") or raw.get("Hostname")
+    if record is not None and isinstance(computer, str) and computer:
+        return [f"winlog:{computer.lower()}/{raw.get('Channel') or '-'}/{record}"]
+    if not any(raw.get(f) for f in TIME_FIELDS):
+        return []
+    canonical = json.dumps(raw, sort_keys=True, separators=(",", ":"), default=str)
+    return ["event-sha256:" + hashlib.sha256(canonical.encode()).hexdigest()[:40]]
 
 
 def _entities(item: NativeDetection) -> list[EntityV1]:

@@ -57,6 +57,9 @@ class NativeDetection(BaseModel):
     file: dict[str, Any] | None = None
     registry: dict[str, Any] | None = None
     observables: list[NativeObservable] = Field(default_factory=list, max_length=1_000)
+    # The source events the rule matched, when the sender knows their ids; else they are
+    # read from `raw` (see services.ingest.normalize.matched_event_refs).
+    matched_event_ids: list[str] = Field(default_factory=list, max_length=64)
 
 
 class ItemStatus(StrEnum):

@@ -9,6 +9,7 @@ from sqlalchemy import text
 
 from libs.common.casestore.store import CaseStore
 from libs.common.db.engine import SessionFactory, transaction
+from libs.common.policies.alerting import AlertingPolicy, GroupingPolicy, Strategy
 from services.alerting.service import GroupingService
 from tests.cases.conftest import OUTSIDER
 from tests.support.detections import detection, host_rule_policy
@@ -109,3 +110,38 @@ async def test_an_alert_shows_how_often_its_detection_was_seen(
     assert alert["occurrence_count"] == 3
     assert alert["first_seen"] == "2026-03-01T12:00:00Z"
     assert alert["last_seen"] == "2026-03-01T13:30:00Z"
+
+
+async def test_a_chained_alert_names_the_strategy_and_the_shared_events(
+    client: httpx.AsyncClient, sessions: SessionFactory, tenant: str
+) -> None:
+    chain = GroupingService(
+        CaseStore("casestream/alerting-test"),
+        AlertingPolicy(grouping=GroupingPolicy(strategy=Strategy.CHAIN, window_seconds=3600)),
+    )
+    first = detection(tenant, "on-h1", host="h1").model_copy(
+        update={"matched_event_ids": ["winlog:h1/Security/42"]}
+    )
+    second = detection(tenant, "on-h2", host="h2", rule="r2", minutes=2).model_copy(
+        update={"matched_event_ids": ["winlog:h1/Security/42", "winlog:h1/Security/43"]}
+    )
+    for batch in ([first], [second]):
+        async with transaction(sessions) as session:
+            await chain.process(session, batch)
+    ids = await alert_ids(sessions, tenant)
+    opened, chained = await why(client, ids["on-h1"]), await why(client, ids["on-h2"])
+    assert chained["case"]["id"] == opened["case"]["id"]  # another host: joined by the event
+    grouping = chained["grouping"]
+    assert (grouping["strategy"], grouping["decision"], grouping["reason"]) == (
+        "chain",
+        "joined_case",
+        "shared_event",
+    )
+    assert grouping["chain"]["shared_event_ids"] == ["winlog:h1/Security/42"]
+    assert grouping["chain"]["shared_with_alert_ids"] == [ids["on-h1"]]
+    # The first had nothing to chain to: placed by the fallback (entity, its host).
+    assert (opened["grouping"]["strategy"], opened["grouping"]["strategy_fallback"]) == (
+        "entity",
+        True,
+    )
+    assert opened["grouping"]["chain"]["fallback"] == "entity"

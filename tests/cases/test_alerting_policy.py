@@ -257,3 +257,23 @@ async def session_alert_id(sessions: SessionFactory, tenant: str, detection_id: 
             {"t": tenant, "d": detection_id},
         )
     return str(found)
+
+
+async def test_a_stored_chain_policy_joins_detections_of_one_event(
+    api: httpx.AsyncClient, sessions: SessionFactory, tenant: str
+) -> None:
+    refused = await put_policy(api, {"grouping": {"strategy": "chain", "chain_fallback": "x"}})
+    assert refused.status_code == 422
+    assert "chain_fallback" in str(refused.json()["details"]["errors"])
+    stored = await put_policy(
+        api, {"grouping": {"strategy": "chain", "chain_fallback": "new_case"}}
+    )
+    assert stored.status_code == 201
+    on_event = [
+        detection(tenant, n, host=h).model_copy(update={"matched_event_ids": ["zeek-conn:C1"]})
+        for n, h in (("a", "h1"), ("b", "h2"))
+    ]
+    await process(sessions, on_event[:1])
+    await process(sessions, [*on_event[1:], detection(tenant, "alone", host="h1")])
+    cases = await cases_of(sessions, tenant)
+    assert sorted(c.alert_count for c in cases) == [1, 2]  # a+b by the event; alone its own

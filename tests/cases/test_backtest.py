@@ -125,3 +125,26 @@ async def test_the_cli_prints_the_same_report(
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)["report"]
     assert (report["live"]["cases"], report["candidate"]["cases"]) == (3, 2)
+
+
+async def test_the_chain_strategy_replays_shared_events(
+    client: httpx.AsyncClient, sessions: SessionFactory, tenant: str
+) -> None:
+    # Live (host+rule): three cases. The r2 detection on h1 and the h2 one matched one event.
+    batch = [
+        detection(tenant, "a1", host="h1", rule="r1", minutes=0),
+        detection(tenant, "b1", host="h1", rule="r2", minutes=10).model_copy(
+            update={"matched_event_ids": ["ev-1"]}
+        ),
+        detection(tenant, "c1", host="h2", rule="r1", minutes=11).model_copy(
+            update={"matched_event_ids": ["ev-1"]}
+        ),
+    ]
+    async with transaction(sessions) as session:
+        await LIVE.process(session, batch)
+    chained = {"grouping": {"strategy": "chain", "chain_fallback": "new_case"}}
+    report = (await backtest(client, {**RANGE, "policy": chained})).json()["report"]
+    assert (report["live"]["cases"], report["candidate"]["cases"]) == (3, 2)
+    largest = report["cases"][0]
+    assert (largest["detections"], largest["rules"]) == (2, ["r1", "r2"])
+    assert report["difference"]["merged_candidate_cases"] == 1

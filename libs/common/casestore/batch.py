@@ -3,8 +3,9 @@ statements, however many cases the batch touches.
 
 Per batch: one case-number allocation, one read of the tenant's case policy, one insert
 of new cases, one lock of the cases being grown, one insert of all alerts and one of their
-entities, one update of the grown cases, and one insert each of audit events and outbox
-rows. Every case change still gets exactly one event."""
+entities (and one of their matched events, for the chain strategy), one update of the
+grown cases, and one insert each of audit events and outbox rows. Every case change
+still gets exactly one event."""
 
 from __future__ import annotations
 
@@ -68,6 +69,9 @@ class NewAlert:
     # (entity type, lower-cased value) the alert carries, host included, for the case
     # entity index; None: the store reads them back from the stored detection instead.
     entities: tuple[tuple[str, str], ...] | None = None
+    # Source events its detection matched, indexed (alert_matched_events) while it has a
+    # case; given only by writers grouping with the chain strategy.
+    matched_event_ids: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -98,6 +102,7 @@ async def apply_grouping(
     uncased: Sequence[NewAlert] = (),
 ) -> GroupingWrite:
     result = GroupingWrite()
+    growths = _one_growth_per_case(growths)
     # The policy in force decides new cases' workflow and every SLA due time computed here.
     policy = (await load_policy(session, tenant_id)).policy
     opened = await insert_new_cases(session, tenant_id, openings, policy)
@@ -112,12 +117,22 @@ async def apply_grouping(
         _alert_row(case.id, a) for case, o in zip(opened, openings, strict=True) for a in o.alerts
     ]
     rows += [_alert_row(g.case_id, a) for g in growths for a in g.alerts]
-    # alerts.v1 names the alert's case, so alerts without one are not published there.
+    # Without a case: stored, and published on alerts.v2 only (alerts.v1 names a case).
     rows += [_alert_row(None, a) for a in uncased]
     result.inserted = set(await repository.insert_alerts(session, rows))
     cased = [(case.id, a) for case, o in zip(opened, openings, strict=True) for a in o.alerts]
     cased += [(g.case_id, a) for g in growths for a in g.alerts]
     await _index_entities(session, tenant_id, [(c, a) for c, a in cased if a.id in result.inserted])
+    await repository.insert_alert_matched_events(
+        session,
+        tenant_id,
+        [
+            (event_id, a.id)
+            for _, a in cased
+            if a.id in result.inserted
+            for event_id in a.matched_event_ids
+        ],
+    )
     events: list[CaseEventV1] = []
     for case, opening in zip(opened, openings, strict=True):
         stored = [a.id for a in opening.alerts if a.id in result.inserted]
@@ -159,9 +174,12 @@ async def apply_grouping(
         (case.id, [a for a in o.alerts if a.id in result.inserted])
         for case, o in zip(opened, openings, strict=True)
     ] + [(g.case_id, [a for a in g.alerts if a.id in result.inserted]) for g in growths]
+    stored_uncased: list[tuple[uuid.UUID | None, list[NewAlert]]] = [
+        (None, [a for a in uncased if a.id in result.inserted])
+    ]
     alert_messages = [
         row
-        for case_id, alerts in stored_alerts
+        for case_id, alerts in [*stored_alerts, *stored_uncased]
         for row in alert_outbox_rows(source, case_id, alerts)
     ]
     await record_events(
@@ -269,6 +287,16 @@ async def _index_entities(
     await repository.insert_case_entities(session, tenant_id, sorted(known))
     unknown = [alert.id for _, alert in stored if alert.entities is None]
     await repository.record_case_entities(session, tenant_id, sorted(unknown))
+
+
+def _one_growth_per_case(growths: Sequence[CaseGrowth]) -> list[CaseGrowth]:
+    """Growths of one case joined into one: each is computed from the case row as locked,
+    so two would each write their own count over the other's (a case can be reached twice
+    in a batch: by a chain strategy join and its key's slot, or by two slots after a merge)."""
+    alerts: dict[uuid.UUID, list[NewAlert]] = {}
+    for growth in growths:
+        alerts.setdefault(growth.case_id, []).extend(growth.alerts)
+    return [CaseGrowth(case_id, joined) for case_id, joined in alerts.items()]
 
 
 def _alert_row(case_id: uuid.UUID | None, alert: NewAlert) -> dict[str, Any]:

@@ -7,20 +7,28 @@ from collections.abc import Collection, Sequence
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
+from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from libs.common.casestore import repository
 from libs.common.casestore.chain import event_hash
-from libs.common.contracts.alerts import ALERT_EVENT_TYPE, AlertV1
+from libs.common.contracts.alerts import (
+    ALERT_EVENT_TYPE,
+    ALERT_V2_EVENT_TYPE,
+    AlertGroupingV2,
+    AlertV1,
+    AlertV2,
+    GroupingDecision,
+)
 from libs.common.contracts.cases import CaseEventV1
 from libs.common.contracts.detections import RuleRefV1, Severity
 from libs.common.contracts.envelope import CloudEventAttributes
-from libs.common.contracts.topics import ALERTS, CASE_EVENTS
+from libs.common.contracts.topics import ALERTS, ALERTS_V2, CASE_EVENTS, Topic
 from libs.common.db.models import Case
 
 
 class NewAlertLike(Protocol):
-    """What alerts.v1 needs of an alert being stored (casestore.batch.NewAlert)."""
+    """What the alert topics need of an alert being stored (casestore.batch.NewAlert)."""
 
     @property
     def id(self) -> uuid.UUID: ...
@@ -35,46 +43,93 @@ class NewAlertLike(Protocol):
 
 
 def alert_outbox_rows(
-    source: str, case_id: uuid.UUID, alerts: Sequence[NewAlertLike]
+    source: str, case_id: uuid.UUID | None, alerts: Sequence[NewAlertLike]
 ) -> list[dict[str, Any]]:
-    """`alerts.v1` messages for alerts just stored, keyed by tenant and alert."""
+    """Messages for alerts just stored, keyed by tenant and alert: `alerts.v2` for every
+    alert, and `alerts.v1` as well for one with a case (v1 requires a case; it stays
+    published for its subscribers until it is retired, docs/alert-topics.md)."""
     now = datetime.now(UTC)
     rows = []
     for alert in alerts:
         columns = alert.columns
-        message = AlertV1(
+        rule = RuleRefV1(
+            id=columns["rule_id"], name=columns["rule_name"], source=columns.get("source")
+        )
+        if case_id is not None:
+            v1 = AlertV1(
+                alert_id=alert.id,
+                tenant_id=alert.tenant_id,
+                detection_id=columns["detection_id"],
+                case_id=case_id,
+                title=columns["title"],
+                severity=alert.severity,
+                rule=rule,
+                host=columns.get("host"),
+                group_key=columns["group_key"],
+                effective_time=alert.effective_time,
+                created_at=now,
+            )
+            rows.append(_alert_row(source, ALERTS, ALERT_EVENT_TYPE, alert, v1, now))
+        v2 = AlertV2(
             alert_id=alert.id,
             tenant_id=alert.tenant_id,
             detection_id=columns["detection_id"],
             case_id=case_id,
             title=columns["title"],
             severity=alert.severity,
-            rule=RuleRefV1(
-                id=columns["rule_id"], name=columns["rule_name"], source=columns.get("source")
-            ),
+            rule=rule,
+            source=columns.get("source") or source,
             host=columns.get("host"),
             group_key=columns["group_key"],
+            event_time=columns.get("event_time"),
             effective_time=alert.effective_time,
+            ingested_at=columns.get("ingested_at") or now,
+            grouping=_grouping_v2(columns.get("grouping")),
             created_at=now,
         )
-        attributes = CloudEventAttributes(
-            source=source,
-            type=ALERT_EVENT_TYPE,
-            time=now,
-            subject=str(alert.id),
-            tenantid=alert.tenant_id,
-        )
-        rows.append(
-            {
-                "event_id": uuid.UUID(attributes.id),
-                "tenant_id": alert.tenant_id,
-                "topic": ALERTS.name,
-                "key": f"{alert.tenant_id}:{alert.id}",
-                "headers": attributes.to_headers(),
-                "payload": message.model_dump(mode="json"),
-            }
-        )
+        rows.append(_alert_row(source, ALERTS_V2, ALERT_V2_EVENT_TYPE, alert, v2, now))
     return rows
+
+
+def _grouping_v2(grouping: dict[str, Any] | None) -> AlertGroupingV2 | None:
+    """The decision summary of the alert's provenance (policies.grouping.provenance)."""
+    if not grouping or "decision" not in grouping:
+        return None
+    chain = grouping.get("chain") or {}
+    return AlertGroupingV2(
+        decision=GroupingDecision(grouping["decision"]),
+        reason=str(grouping.get("reason", "")),
+        strategy=str(grouping.get("strategy", "")),
+        strategy_fallback=bool(grouping.get("strategy_fallback", False)),
+        policy_version=int(grouping.get("policy_version", 0)),
+        continues_case_id=grouping.get("continues_case_id"),
+        shared_event_ids=list(chain.get("shared_event_ids", [])),
+    )
+
+
+def _alert_row(
+    source: str,
+    topic: Topic,
+    event_type: str,
+    alert: NewAlertLike,
+    message: BaseModel,
+    now: datetime,
+) -> dict[str, Any]:
+    attributes = CloudEventAttributes(
+        source=source,
+        type=event_type,
+        time=now,
+        subject=str(alert.id),
+        tenantid=alert.tenant_id,
+    )
+    return {
+        "event_id": uuid.UUID(attributes.id),
+        "tenant_id": alert.tenant_id,
+        "topic": topic.name,
+        "key": f"{alert.tenant_id}:{alert.id}",
+        "headers": attributes.to_headers(),
+        "payload": message.model_dump(mode="json"),
+    }
 
 
 def event_base(case: Case, actor: str) -> dict[str, Any]:

@@ -163,6 +163,25 @@ async def insert_case_entities(
         )
 
 
+async def insert_alert_matched_events(
+    session: AsyncSession, tenant_id: str, rows: Sequence[tuple[str, uuid.UUID]]
+) -> None:
+    """(event id, alert id) rows of the chain strategy's index."""
+    if rows:
+        await session.execute(
+            text(
+                "INSERT INTO alert_matched_events (tenant_id, event_id, alert_id)"
+                " SELECT CAST(:tenant AS varchar), e, a FROM unnest(CAST(:events AS text[]),"
+                " CAST(:alerts AS uuid[])) AS r(e, a) ON CONFLICT DO NOTHING"
+            ),
+            {
+                "tenant": tenant_id,
+                "events": [row[0] for row in rows],
+                "alerts": [row[1] for row in rows],
+            },
+        )
+
+
 async def record_case_entities(
     session: AsyncSession, tenant_id: str, alert_ids: Sequence[uuid.UUID]
 ) -> None:

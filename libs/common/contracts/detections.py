@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from libs.common.contracts.envelope import TenantId
 
 DETECTION_EVENT_TYPE = "casestream.detection.v1"
+MAX_MATCHED_EVENTS = 64
+MatchedEventId = Annotated[str, Field(min_length=1, max_length=256)]
 
 
 class Severity(StrEnum):
@@ -87,6 +89,13 @@ class DetectionV1(BaseModel):
     host: str | None = Field(default=None, max_length=1_024)
     mitre: MitreV1 = Field(default_factory=MitreV1)
     entities: list[EntityV1] = Field(default_factory=list)
+    # The source events the detection matched, as ids the source gives them (a Windows
+    # event record, an Elastic ancestor document, an OCSF related event, a network flow):
+    # the `chain` grouping strategy joins detections that matched the same event. Empty
+    # when the format carries no such reference.
+    matched_event_ids: list[MatchedEventId] = Field(
+        default_factory=list, max_length=MAX_MATCHED_EVENTS
+    )
     raw: dict[str, Any] = Field(default_factory=dict)
 
     def partition_key(self) -> bytes:

@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, TypeAdapter
 
-from libs.common.contracts.alerts import AlertV1
+from libs.common.contracts.alerts import AlertV1, AlertV2
 from libs.common.contracts.cases import CaseEventV1
 from libs.common.contracts.detections import DetectionV1
 
@@ -36,12 +36,30 @@ DETECTIONS_DLQ = Topic(
     "Rejected input: original bytes; reason, source topic, partition, offset in headers.",
     None,
 )
-ALERTS = Topic("alerts.v1", "tenant:alert_id", "Alerts as stored by alerting.", AlertV1)
+ALERTS = Topic(
+    "alerts.v1",
+    "tenant:alert_id",
+    "Deprecated for alerts.v2 (docs/alert-topics.md): alerts with a case, as stored by alerting.",
+    AlertV1,
+)
+ALERTS_V2 = Topic(
+    "alerts.v2",
+    "tenant:alert_id",
+    "Every alert as stored by alerting, with its case (if any) and its grouping decision.",
+    AlertV2,
+)
 CASE_EVENTS = Topic(
     "cases.events.v1", "case_id", "Every case change, ordered per case.", CaseEventV1
 )
 
-ALL_TOPICS: tuple[Topic, ...] = (DETECTIONS_RAW, DETECTIONS, DETECTIONS_DLQ, ALERTS, CASE_EVENTS)
+ALL_TOPICS: tuple[Topic, ...] = (
+    DETECTIONS_RAW,
+    DETECTIONS,
+    DETECTIONS_DLQ,
+    ALERTS,
+    ALERTS_V2,
+    CASE_EVENTS,
+)
 
 
 def json_schema(topic: Topic) -> dict[str, Any] | None:

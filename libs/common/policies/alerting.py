@@ -55,11 +55,25 @@ class Strategy(StrEnum):
     ENTITY = "entity"  # one case per entity value of the configured types (first one found)
     TECHNIQUE = "technique"  # one case per MITRE technique
     CATEGORY_SENSOR = "category+sensor"  # one case per rule category (tactic) and host
+    # Joins the open case already holding an alert that matched one of the same source
+    # events (DetectionV1.matched_event_ids); without one, `chain_fallback` decides.
+    CHAIN = "chain"
 
 
 class WindowKind(StrEnum):
     SLIDING = "sliding"  # joins while within the window of the case's span of event times
     FIXED = "fixed"  # joins while in the same fixed window (aligned to the epoch)
+
+
+class ChainFallback(StrEnum):
+    """Where a detection goes under the chain strategy when no open case within the
+    window shares one of its matched events (or it names none)."""
+
+    ENTITY = "entity"
+    HOST_RULE = "host+rule"
+    TECHNIQUE = "technique"
+    CATEGORY_SENSOR = "category+sensor"
+    NEW_CASE = "new_case"  # a case of its own (which later detections may chain to)
 
 
 class OnClosed(StrEnum):
@@ -82,10 +96,15 @@ class GroupingPolicy(Strict):
     on_closed: OnClosed = OnClosed.NEW_CASE
     # When a case is full, the next alert opens a continuation case linked to it.
     max_alerts_per_case: int = Field(default=1_000, ge=1, le=100_000)
+    # The chain strategy's grouping for detections that share no event with an open case.
+    chain_fallback: ChainFallback = ChainFallback.ENTITY
 
     @model_validator(mode="after")
     def _entity_types(self) -> GroupingPolicy:
-        if self.strategy is Strategy.ENTITY and not self.entity_types:
+        by_entity = self.strategy is Strategy.ENTITY or (
+            self.strategy is Strategy.CHAIN and self.chain_fallback is ChainFallback.ENTITY
+        )
+        if by_entity and not self.entity_types:
             raise ValueError("the entity strategy needs at least one entity type")
         return self
 

@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from libs.common.contracts.detections import DetectionV1
-from libs.common.policies.alerting import AlertingPolicy
+from libs.common.policies.alerting import AlertingPolicy, Strategy
+from libs.common.policies.chaining import in_chain_order, plan_chains
 from libs.common.policies.grouping import Reason, Segment, group_key, plan_segments
 
 
@@ -95,11 +96,21 @@ def backtest(
 
 
 def _replay(detections: list[DetectionV1], policy: AlertingPolicy) -> list[tuple[str, Segment]]:
-    by_key: dict[str, dict[str, DetectionV1]] = defaultdict(dict)
+    grouping = policy.grouping
+    first: dict[str, DetectionV1] = {}
     for detection in detections:
-        by_key[group_key(detection, policy.grouping).key].setdefault(
-            detection.detection_id, detection
-        )
+        first.setdefault(detection.detection_id, detection)
+    unique = list(first.values())
+    if grouping.strategy is Strategy.CHAIN:
+        # No case is open before the range: every chain starts inside it, so each
+        # detection either follows an earlier one sharing an event or takes its fallback.
+        chains = plan_chains(unique, [], grouping, lambda d: group_key(d, grouping))
+        keyed = [(chains.keys[d.detection_id].key, d) for d in in_chain_order(unique)]
+    else:
+        keyed = [(group_key(d, grouping).key, d) for d in unique]
+    by_key: dict[str, list[DetectionV1]] = defaultdict(list)
+    for key, detection in keyed:
+        by_key[key].append(detection)
 
     def may_open(detection: DetectionV1) -> Reason | None:
         severity = policy.severity.severity_for(detection)
@@ -109,7 +120,7 @@ def _replay(detections: list[DetectionV1], policy: AlertingPolicy) -> list[tuple
     return [
         (key, segment)
         for key in sorted(by_key)
-        for segment in plan_segments(None, list(by_key[key].values()), policy.grouping, may_open)
+        for segment in plan_segments(None, by_key[key], policy.grouping, may_open)
     ]
 
 

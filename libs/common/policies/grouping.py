@@ -5,15 +5,22 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
+from functools import lru_cache
 from typing import Any
 
 from libs.common.casestore.lifecycle import OPEN_STATUSES, REOPENABLE
 from libs.common.contracts.cases import CaseStatus
 from libs.common.contracts.detections import DetectionV1, Severity
-from libs.common.policies.alerting import GroupingPolicy, OnClosed, Strategy, WindowKind
+from libs.common.policies.alerting import (
+    ChainFallback,
+    GroupingPolicy,
+    OnClosed,
+    Strategy,
+    WindowKind,
+)
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -46,6 +53,9 @@ class Reason(StrEnum):
     BELOW_MIN_SEVERITY = "below_min_severity"
     NOT_TAILORED = "not_tailored"
     BENIGN_ENTITY = "benign_entity"  # an analyst judged one of its entities benign
+    # Chain strategy: an open case holds an alert (or an earlier detection of the batch
+    # went to the case) that matched one of the same source events.
+    SHARED_EVENT = "shared_event"
 
 
 @dataclass(frozen=True)
@@ -61,7 +71,11 @@ class GroupKey:
 
 
 def group_key(detection: DetectionV1, policy: GroupingPolicy) -> GroupKey:
+    """The detection's key under the policy. For the chain strategy, its fallback key:
+    the key it groups by when it shares no event with an open case (policies/chaining)."""
     strategy = policy.strategy
+    if strategy is Strategy.CHAIN:
+        return chain_fallback_key(detection, policy)
     if strategy is Strategy.ENTITY:
         for kind in policy.entity_types:
             value = detection.host if kind == "host" else _entity(detection, kind)
@@ -80,6 +94,25 @@ def group_key(detection: DetectionV1, policy: GroupingPolicy) -> GroupKey:
     values = {"host": detection.host, "rule_id": detection.rule.id}
     key = f"host={detection.host or '-'}|rule={detection.rule.id}"
     return GroupKey(key, Strategy.HOST_RULE, values, fallback=strategy is not Strategy.HOST_RULE)
+
+
+def chain_fallback_key(detection: DetectionV1, policy: GroupingPolicy) -> GroupKey:
+    if policy.chain_fallback is ChainFallback.NEW_CASE:
+        # One key per detection: no slot is kept for it (see CHAIN_KEY_PREFIX).
+        key = f"{CHAIN_KEY_PREFIX}detection={detection.detection_id}"
+        return GroupKey(key, Strategy.CHAIN, {"detection_id": detection.detection_id}, True)
+    return replace(group_key(detection, _fallback_policy(policy)), fallback=True)
+
+
+@lru_cache(maxsize=256)
+def _fallback_policy(policy: GroupingPolicy) -> GroupingPolicy:
+    # Once per policy, not per detection: the chain strategy keys every detection by it.
+    return policy.model_copy(update={"strategy": Strategy(policy.chain_fallback.value)})
+
+
+# Keys of the chain strategy's own cases (joined by a shared event, or opened by one
+# detection): they name one case, so no grouping slot is kept for them.
+CHAIN_KEY_PREFIX = "chain:"
 
 
 def _entity(detection: DetectionV1, kind: str) -> str | None:
@@ -192,7 +225,7 @@ def plan_segments(
     )
     for detection in sorted(detections, key=lambda d: d.effective_time):
         at = detection.effective_time
-        if current is not None and span is not None and _within(span, at, window, policy):
+        if current is not None and span is not None and within_window(span, at, window, policy):
             if not current.full(policy.max_alerts_per_case):
                 current.detections.append(detection)
                 span = (min(span[0], at), max(span[1], at))
@@ -221,7 +254,7 @@ def plan_segments(
     return segments
 
 
-def _within(
+def within_window(
     span: tuple[datetime, datetime], at: datetime, window: timedelta, policy: GroupingPolicy
 ) -> bool:
     if policy.window_kind is WindowKind.FIXED:

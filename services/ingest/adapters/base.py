@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -12,7 +13,7 @@ from pydantic import ValidationError
 
 from libs.common.contracts.detections import DetectionV1, MitreV1, RuleRefV1, Severity
 from services.ingest.adapters.fields import EntityBag, MitreSet, clip
-from services.ingest.normalize import FUTURE_TOLERANCE, fingerprint
+from services.ingest.normalize import FUTURE_TOLERANCE, fingerprint, matched_events
 
 # Contract limits of DetectionV1 / RuleRefV1, applied before validation so that a long
 # but otherwise fine alert is clipped rather than rejected.
@@ -89,6 +90,7 @@ def assemble(
     description: str | None = None,
     mitre: MitreSet | None = None,
     entities: EntityBag | None = None,
+    matched_event_ids: Iterable[Any] = (),
 ) -> DetectionV1:
     """Build the contract object. Time rules are the native ones: no time, a naive time or
     one further ahead than FUTURE_TOLERANCE falls back to ingest time."""
@@ -117,6 +119,7 @@ def assemble(
             host=clip(host, TITLE_LIMIT),
             mitre=mitre.to_contract() if mitre else MitreV1(),
             entities=entities.items if entities else [],
+            matched_event_ids=matched_events(matched_event_ids),
             raw=document,
         )
     except ValidationError as error:

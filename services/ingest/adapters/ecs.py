@@ -19,7 +19,9 @@ index stores it, or as nested objects); 7.x `signal.*` alerts are accepted too.
 - entities: host, user (+ user.target), process (+ parent, hashes), file (+ hashes),
   source/destination ip and domain, url, dns question, email from/to, registry path.
 - mitre: `threat[]`, `kibana.alert.rule.threat[]`: tactic names, technique and
-  subtechnique ids."""
+  subtechnique ids.
+- matched events: the ids of `kibana.alert.ancestors[]` (`signal.ancestors[]`) that are
+  source events (`type` event), the documents the rule matched."""
 
 from __future__ import annotations
 
@@ -107,6 +109,7 @@ class EcsAdapter:
             host=first_text(get("host.name"), get("host.hostname")),
             mitre=_mitre(document),
             entities=_entities(get),
+            matched_event_ids=_ancestor_events(get),
         )
 
 
@@ -157,6 +160,16 @@ def _mitre(document: dict[str, Any]) -> MitreSet:
             for sub in as_list(as_dict(technique).get("subtechnique"))[:50]:
                 mitre.technique(as_dict(sub).get("id"))
     return mitre
+
+
+def _ancestor_events(get: Getter) -> list[Any]:
+    # Ancestors of another type are alerts this one was built on, not source events.
+    ancestors = as_list(get("kibana.alert.ancestors")) + as_list(get("signal.ancestors"))
+    return [
+        item.get("id")
+        for item in map(as_dict, ancestors[:100])
+        if item.get("type", "event") == "event"
+    ]
 
 
 def _entities(get: Getter) -> EntityBag:

@@ -12,7 +12,9 @@
 - host: `routing.hostname` (the sensor's host, which is the endpoint for EDR).
 - entities: routing hostname/int_ip/ext_ip; the event's FILE_PATH, HASH, USER_NAME,
   PARENT, DOMAIN_NAME, IP_ADDRESS; the rule's `detect_data` IOCs.
-- mitre: `detect_mtd.tags` / `rule_tags` (Sigma style), `detect_mtd.mitre|technique`."""
+- mitre: `detect_mtd.tags` / `rule_tags` (Sigma style), `detect_mtd.mitre|technique`.
+- matched events: the triggering event's atom `routing.this` (else `routing.event_id`),
+  which every rule firing on that event reports."""
 
 from __future__ import annotations
 
@@ -93,6 +95,7 @@ class LimaCharlieAdapter:
             host=text(routing.get("hostname")),
             mitre=_mitre(body, meta),
             entities=_entities(body, routing),
+            matched_event_ids=[first_text(routing.get("this"), routing.get("event_id"))],
         )
 
 

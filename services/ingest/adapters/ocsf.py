@@ -13,6 +13,7 @@
 - entities: device, actor user/process, src/dst endpoints, evidences[], observables[]
   by type_id.
 - mitre: `finding_info.attacks[]` (and top-level `attacks[]` of pre-1.1 producers).
+- matched events: `finding_info.related_events[].uid`.
 
 `activity_id` 1 create, 2 update and 3 close all normalize; the activity stays in `raw`.
 A close means the producer resolved its finding: downstream should record it against
@@ -98,6 +99,9 @@ class OcsfAdapter:
             host=_host(document),
             mitre=_mitre(document, info),
             entities=_entities(document),
+            matched_event_ids=[
+                as_dict(event).get("uid") for event in as_list(info.get("related_events"))[:100]
+            ],
         )
 
 

@@ -12,6 +12,8 @@
 - entities: src/dest IP (roles src/dst), the sensor (`host`, role sensor), http
   hostname and url, tls sni, dns rrname, smtp/email addresses, fileinfo name, hashes.
 - mitre: ET `alert.metadata` `mitre_technique_id`, `mitre_tactic_name`.
+- matched events: the flow, `suricata-flow:<sensor host>/<flow_id>`: the alerts a flow
+  raises share it (flow ids are only unique per sensor).
 
 Host choice: grouping by sensor would pour every alert a site sees into one case, and
 grouping by raw destination splits an infected workstation's outbound beacons across
@@ -83,7 +85,15 @@ class SuricataAdapter:
             host=ip_text(as_dict(alert.get("target")).get("ip")) or pick_asset(src, dst),
             mitre=_mitre(as_dict(alert.get("metadata"))),
             entities=_entities(document, src, dst),
+            matched_event_ids=[_flow(document)],
         )
+
+
+def _flow(document: dict[str, Any]) -> str | None:
+    flow_id = text(document.get("flow_id"))
+    if flow_id is None:
+        return None
+    return f"suricata-flow:{text(document.get('host')) or '-'}/{flow_id}"
 
 
 def _severity(level: int | None) -> tuple[Severity, int | None]:

@@ -12,7 +12,9 @@
 - host: the internal side of `src`/`dst` (else `id.orig_h`/`id.resp_h`), as for
   Suricata.
 - entities: src/dst and the connection's addresses (roles src/dst), `peer_descr` (the
-  sensor)."""
+  sensor).
+- matched events: the connection, `zeek-conn:<uid>`, shared by every notice Zeek raises
+  about it."""
 
 from __future__ import annotations
 
@@ -75,6 +77,7 @@ class ZeekAdapter:
             event_time=parse_time(document.get("ts")),
             host=pick_asset(src, dst),
             entities=_entities(document, src, dst),
+            matched_event_ids=[f"zeek-conn:{uid}" for uid in texts(document.get("uid"))[:1]],
         )
 
 

@@ -22,6 +22,7 @@ metadata: MetaData = SQLModel.metadata
 # The naming convention above must be set before any table is declared.
 from libs.common.db.models.alerting import (  # noqa: E402
     Alert,
+    AlertMatchedEvent,
     CorrelationContribution,
     CorrelationState,
     DetectionOccurrence,
@@ -58,6 +59,7 @@ from libs.common.db.models.tenant_settings import (  # noqa: E402
 __all__ = [
     "MAX_ENTITY_VALUE",
     "Alert",
+    "AlertMatchedEvent",
     "AlertingPolicyVersion",
     "ApiKey",
     "Case",

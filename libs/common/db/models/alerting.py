@@ -121,6 +121,19 @@ class Alert(SQLModel, table=True):
     last_seen: datetime = Field(sa_column=tz_column())
 
 
+class AlertMatchedEvent(SQLModel, table=True):
+    """The source events a cased alert's detection matched, written with the alert while
+    the tenant groups by the chain strategy: 'which open case holds an alert over this
+    event' is one index lookup, and follows the alert through merges and splits (the
+    case comes from alerts.case_id, never stored here)."""
+
+    __tablename__ = "alert_matched_events"
+
+    tenant_id: str = Field(primary_key=True, max_length=64)
+    event_id: str = Field(primary_key=True, max_length=256)
+    alert_id: uuid.UUID = Field(primary_key=True, foreign_key="alerts.id")
+
+
 class DetectionOccurrence(SQLModel, table=True):
     """Each repeat occurrence counted on an alert, so a redelivered repeat counts once."""
 
