@@ -2,7 +2,7 @@
 chain grouping strategy (which open case holds an alert over this event).
 
 Revision ID: 0020
-Revises: 0015
+Revises: 0021
 Create Date: 2026-11-22 10:51:41.556107
 """
 
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0020"
-down_revision: str | None = "0015"
+down_revision: str | None = "0021"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
