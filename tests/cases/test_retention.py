@@ -80,6 +80,16 @@ async def test_a_closed_case_goes_with_everything_that_belongs_to_it(
     h1, h2, h3 = await three_cases(client, sessions, tenant)
     task = await client.post(f"/api/v1/cases/{h2['id']}/tasks", json={"title": "contain"})
     assert task.status_code == 201, task.text
+    matched = "SELECT count(*) FROM alert_matched_events WHERE tenant_id = :t"
+    async with transaction(sessions) as session:  # as chain grouping indexes its alerts
+        await session.execute(
+            text(
+                "INSERT INTO alert_matched_events (tenant_id, event_id, alert_id) "
+                "SELECT tenant_id, 'winlog:dc1/Security/42', id FROM alerts WHERE case_id = :c"
+            ),
+            {"c": h2["id"]},
+        )
+        assert await session.scalar(text(matched), {"t": tenant}) > 0
     assert (await merge(client, h1["id"], h2["id"])).status_code == 200
     family = [uuid.UUID(h1["id"]), uuid.UUID(h2["id"])]
     kept = uuid.UUID(h3["id"])
@@ -96,6 +106,8 @@ async def test_a_closed_case_goes_with_everything_that_belongs_to_it(
 
     assert (result.purged, result.skipped) == (2, {})
     assert await rows_of(sessions, family) == dict.fromkeys(before, 0)
+    async with transaction(sessions) as session:
+        assert await session.scalar(text(matched), {"t": tenant}) == 0
     assert await rows_of(sessions, [kept]) == kept_before
     for case_id in family:
         gone = await client.get(f"/api/v1/cases/{case_id}")

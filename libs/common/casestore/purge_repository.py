@@ -71,6 +71,10 @@ DELETES: dict[str, TextClause] = {
         " AND o.sent_at IS NOT NULL RETURNING e.case_id"
     ),
 }
+UNINDEX_MATCHED_EVENTS = text(
+    "DELETE FROM alert_matched_events m USING alerts a WHERE a.tenant_id = :tenant"
+    " AND a.case_id = ANY(:ids) AND m.tenant_id = :tenant AND m.alert_id = a.id"
+)
 # Deep merge chains are walked this far at most (merges cannot form a cycle anyway).
 MAX_MERGE_DEPTH = 64
 
@@ -148,6 +152,8 @@ async def delete_dependents(
     """Delete the cases' rows in CASE_TABLES and their events' sent outbox rows; returns
     rows removed per table and case."""
     parameters = {"tenant": tenant_id, "ids": list(case_ids)}
+    # Chain grouping's index points at the alerts, not the cases: it goes before them.
+    await session.execute(UNINDEX_MATCHED_EVENTS, parameters)
     removed: dict[str, dict[uuid.UUID, int]] = {}
     for table, statement in DELETES.items():
         rows = await session.execute(statement, parameters)

@@ -128,6 +128,9 @@ class AlertMatchedEvent(SQLModel, table=True):
     case comes from alerts.case_id, never stored here)."""
 
     __tablename__ = "alert_matched_events"
+    # Deleting alerts (the retention purger) checks this key for every alert, and the
+    # purger removes an alert's rows by it: without the index both scan the table.
+    __table_args__ = (Index("ix_alert_matched_events_alert_id", "alert_id"),)
 
     tenant_id: str = Field(primary_key=True, max_length=64)
     event_id: str = Field(primary_key=True, max_length=256)

@@ -30,7 +30,11 @@ def upgrade() -> None:
             "tenant_id", "event_id", "alert_id", name=op.f("pk_alert_matched_events")
         ),
     )
+    op.create_index(
+        "ix_alert_matched_events_alert_id", "alert_matched_events", ["alert_id"], unique=False
+    )
 
 
 def downgrade() -> None:
+    op.drop_index("ix_alert_matched_events_alert_id", table_name="alert_matched_events")
     op.drop_table("alert_matched_events")
