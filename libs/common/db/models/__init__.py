@@ -30,6 +30,7 @@ from libs.common.db.models.alerting import (  # noqa: E402
 from libs.common.db.models.cases import (  # noqa: E402
     MAX_ENTITY_VALUE,
     Case,
+    CaseAttachment,
     CaseBulkJob,
     CaseBulkJobItem,
     CaseEntity,
@@ -58,6 +59,7 @@ __all__ = [
     "AlertingPolicyVersion",
     "ApiKey",
     "Case",
+    "CaseAttachment",
     "CaseBulkJob",
     "CaseBulkJobItem",
     "CaseEntity",
