@@ -114,6 +114,14 @@ class ObjectStore:
                 keys += [item["Key"] for item in page.get("Contents", []) if "Key" in item]
         return keys
 
+    async def unfinished_uploads(self, prefix: str) -> list[str]:
+        """Keys under `prefix` with a multipart upload begun and neither completed nor
+        aborted (what an interrupted upload may leave)."""
+        client = await self._client()
+        with _store_errors("list", prefix):
+            listed = await client.list_multipart_uploads(Bucket=self.bucket, Prefix=prefix)
+        return [upload["Key"] for upload in listed.get("Uploads", []) if "Key" in upload]
+
     async def ensure_bucket(self) -> None:
         client = await self._client()
         with _store_errors("create bucket", self.bucket):
@@ -154,9 +162,11 @@ class ObjectStore:
 
     async def _client(self) -> S3Client:
         async with self._lock:
-            if self._s3 is None:
-                self._s3 = await self._stack.enter_async_context(self._new_client())
-            return self._s3
+            client = self._s3
+            if client is None:
+                client = cast("S3Client", await self._stack.enter_async_context(self._new_client()))
+                self._s3 = client
+            return client
 
     def _new_client(self) -> Any:
         s = self.settings

@@ -18,6 +18,7 @@ from libs.common.casestore.fields import (
 from libs.common.casestore.policy import CasePolicy
 from libs.common.contracts.cases import CaseClassification, CaseStatus
 from libs.common.contracts.detections import Severity
+from services.cases.attachments_schemas import ExportedAttachment
 
 MAX_TITLE_LENGTH = 1_024
 
@@ -181,8 +182,8 @@ class ExportMetadata(BaseModel):
     exported_by: str
     tenant_id: str
     attachments: str = Field(
-        default="none: cases have no attachments yet; when they do, an archive will carry "
-        "them as files beside this document",
+        default="listed under `attachments` (removed ones left out); their contents are in "
+        "the zip form of this export (?format=zip), at each one's archive_name",
     )
 
 
@@ -196,6 +197,7 @@ class CaseExport(BaseModel):
     conclusion: str | None
     alerts: list[ExportedAlert]
     notes: list[NoteOut]
+    attachments: list[ExportedAttachment]
     timeline: list[AuditEvent]
     audit_verification: AuditVerdict
 

@@ -20,6 +20,9 @@ class CasesSection(HttpServerSettings):
     # workflow, SLA targets) and the alerting policy (/api/v1/admin/alerting-policy).
     admin_api_keys: list[ApiCredential] = Field(default_factory=list)
     sla_scanner: SlaScannerSettings = SlaScannerSettings()
+    # Largest attachment accepted (413 attachment_too_large above); the store's settings
+    # are CASESTREAM__OBJECT_STORE__* (libs/common/settings.py).
+    max_attachment_bytes: int = Field(default=25 * 1024 * 1024, ge=1, le=5 * 1024**3)
 
 
 class CasesSettings(CommonSettings):
