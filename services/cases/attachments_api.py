@@ -120,8 +120,12 @@ async def remove_attachment(
 
 def content_disposition(filename: str) -> str:
     """RFC 6266: an ASCII fallback name and the exact name, percent-encoded UTF-8."""
-    ascii_name = unicodedata.normalize("NFKD", filename).encode("ascii", "ignore").decode()
-    ascii_name = "".join(c if c.isprintable() and c not in '"\\' else "_" for c in ascii_name)
+    decomposed = unicodedata.normalize("NFKD", filename)
+    ascii_name = "".join(
+        c if c.isascii() and c.isprintable() and c not in '"\\' else "_"
+        for c in decomposed
+        if unicodedata.category(c) != "Mn"  # accents go, their letters stay
+    )
     return (
         f'attachment; filename="{ascii_name.strip() or "attachment"}"; '
         f"filename*=UTF-8''{quote(filename, safe='')}"

@@ -45,7 +45,11 @@ def safe_filename(raw: str) -> str:
     nothing is left. Never a path: safe as a download name and inside an archive."""
     name = re.split(r"[/\\]", raw)[-1]
     name = unicodedata.normalize("NFC", name)
-    name = "".join(c for c in name if not unicodedata.category(c).startswith("C"))
+    name = "".join(
+        " " if unicodedata.category(c).startswith("Z") else c  # odd spaces: a plain one
+        for c in name
+        if not unicodedata.category(c).startswith("C")  # controls, bidi overrides
+    )
     name = _UNSAFE_CHARACTERS.sub("_", name).strip().lstrip(".").strip()
     if not name:
         return "attachment"

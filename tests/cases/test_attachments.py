@@ -10,92 +10,33 @@ import uuid
 from collections.abc import AsyncIterator
 
 import httpx
-import pytest
-from sqlalchemy import text
 
-from libs.common.db.engine import SessionFactory, transaction
+from libs.common.db.engine import SessionFactory
 from libs.common.objectstore import ObjectStore, tenant_key_prefix
-from libs.common.settings import KafkaSettings, ObjectStoreSettings
-from tests.cases.conftest import ADMIN_HEADERS, OUTSIDER, cases_settings, serve_cases
+from tests.cases.attachment_support import (
+    LIMIT,
+    OUTSIDER_HEADERS,
+    api,
+    counts,
+    new_case,
+    objects,
+    stored_keys,
+    upload,
+)
+from tests.cases.conftest import ADMIN_HEADERS
+from tests.casestore.test_case_store import events_and_outbox
 from tests.conftest import TEST_PART_SIZE
 
-LIMIT = 2 * TEST_PART_SIZE  # 10 MiB: room for a two-part multipart upload below it
-OUTSIDER_HEADERS = {"authorization": f"Bearer {OUTSIDER}"}
-
-
-@pytest.fixture
-async def client(
-    kafka_settings: KafkaSettings,
-    database_url: str,
-    tenant: str,
-    object_store_settings: ObjectStoreSettings,
-) -> AsyncIterator[httpx.AsyncClient]:
-    settings = cases_settings(
-        kafka_settings,
-        database_url,
-        tenant,
-        object_store=object_store_settings,
-        max_attachment_bytes=LIMIT,
-    )
-    async with serve_cases(settings) as c:
-        yield c
-
-
-@pytest.fixture
-async def objects(object_store_settings: ObjectStoreSettings) -> AsyncIterator[ObjectStore]:
-    store = ObjectStore(object_store_settings)
-    yield store
-    await store.close()
-
-
-async def new_case(client: httpx.AsyncClient) -> str:
-    response = await client.post("/api/v1/cases", json={"title": "phishing wave"})
-    assert response.status_code == 201, response.text
-    case_id: str = response.json()["id"]
-    return case_id
-
-
-async def upload(
-    client: httpx.AsyncClient,
-    case_id: str,
-    content: bytes,
-    filename: str = "evidence.bin",
-    content_type: str = "application/octet-stream",
-    **kwargs: object,
-) -> httpx.Response:
-    files = {"file": (filename, content, content_type)}
-    return await client.post(f"/api/v1/cases/{case_id}/attachments", files=files, **kwargs)  # type: ignore[arg-type]
-
-
-async def stored_keys(objects: ObjectStore, tenant: str, case_id: str) -> list[str]:
-    return await objects.keys_under(f"{tenant_key_prefix(tenant)}{case_id}/")
-
-
-async def counts(sessions: SessionFactory, tenant: str, case_id: str) -> dict[str, int]:
-    """Attachment rows, audit events and outbox rows of the case."""
-    async with transaction(sessions) as session:
-        row = (
-            await session.execute(
-                text(
-                    "SELECT (SELECT count(*) FROM case_attachments WHERE tenant_id = :t"
-                    " AND case_id = :c) AS attachments,"
-                    " (SELECT count(*) FROM case_events WHERE tenant_id = :t AND case_id = :c)"
-                    " AS events,"
-                    " (SELECT count(*) FROM outbox WHERE tenant_id = :t AND key = :k) AS outbox"
-                ),
-                {"t": tenant, "c": uuid.UUID(case_id), "k": case_id},
-            )
-        ).one()
-    return {"attachments": row.attachments, "events": row.events, "outbox": row.outbox}
+__all__ = ["api", "objects"]  # the fixtures, imported for pytest
 
 
 async def test_an_attachment_round_trips_byte_for_byte(
-    client: httpx.AsyncClient, objects: ObjectStore, sessions: SessionFactory, tenant: str
+    api: httpx.AsyncClient, objects: ObjectStore, sessions: SessionFactory, tenant: str
 ) -> None:
-    case_id = await new_case(client)
+    case_id = await new_case(api)
     before = await counts(sessions, tenant, case_id)
     content = os.urandom(300_000) + b"\x00\r\n--not-a-boundary\r\n"
-    added = await upload(client, case_id, content, "../../etc/Rapport é.pdf", "application/pdf")
+    added = await upload(api, case_id, content, "../../etc/Rapport é.pdf", "application/pdf")
     assert added.status_code == 201, added.text
     attachment = added.json()
     assert attachment["filename"] == "Rapport é.pdf"
@@ -105,9 +46,9 @@ async def test_an_attachment_round_trips_byte_for_byte(
     assert attachment["uploaded_by"] == "ana"
 
     base = f"/api/v1/cases/{case_id}/attachments"
-    assert (await client.get(base)).json() == {"items": [attachment]}
-    assert (await client.get(f"{base}/{attachment['id']}")).json() == attachment
-    download = await client.get(f"{base}/{attachment['id']}/content")
+    assert (await api.get(base)).json() == {"items": [attachment]}
+    assert (await api.get(f"{base}/{attachment['id']}")).json() == attachment
+    download = await api.get(f"{base}/{attachment['id']}/content")
     assert download.status_code == 200
     assert download.content == content
     assert download.headers["content-type"] == "application/pdf"
@@ -125,32 +66,32 @@ async def test_an_attachment_round_trips_byte_for_byte(
         "events": before["events"] + 1,
         "outbox": before["outbox"] + 1,
     }
-    timeline = (await client.get(f"/api/v1/cases/{case_id}")).json()["timeline"]
+    timeline = (await api.get(f"/api/v1/cases/{case_id}")).json()["timeline"]
     added_event = timeline[-1]
     assert (added_event["type"], added_event["actor"]) == ("case.attachment_added", "ana")
     assert added_event["payload"]["sha256"] == attachment["sha256"]
 
 
 async def test_a_file_above_one_part_goes_up_in_parts(
-    client: httpx.AsyncClient, objects: ObjectStore, tenant: str
+    api: httpx.AsyncClient, objects: ObjectStore, tenant: str
 ) -> None:
-    case_id = await new_case(client)
+    case_id = await new_case(api)
     content = os.urandom(TEST_PART_SIZE + 123_457)
-    added = await upload(client, case_id, content, "memory.dmp")
+    added = await upload(api, case_id, content, "memory.dmp")
     assert added.status_code == 201, added.text
     assert added.json()["sha256"] == hashlib.sha256(content).hexdigest()
-    download = await client.get(f"/api/v1/cases/{case_id}/attachments/{added.json()['id']}/content")
+    download = await api.get(f"/api/v1/cases/{case_id}/attachments/{added.json()['id']}/content")
     assert download.content == content
     assert len(await stored_keys(objects, tenant, case_id)) == 1
 
 
 async def test_too_large_is_413_naming_the_limit_and_stores_nothing(
-    client: httpx.AsyncClient, objects: ObjectStore, sessions: SessionFactory, tenant: str
+    api: httpx.AsyncClient, objects: ObjectStore, sessions: SessionFactory, tenant: str
 ) -> None:
-    case_id = await new_case(client)
+    case_id = await new_case(api)
     before = await counts(sessions, tenant, case_id)
 
-    declared = await upload(client, case_id, b"x" * (LIMIT + 100_000))
+    declared = await upload(api, case_id, b"x" * (LIMIT + 100_000))
     assert declared.status_code == 413
     assert declared.json()["code"] == "attachment_too_large"
     assert declared.json()["details"] == {"limit_bytes": LIMIT}
@@ -165,7 +106,7 @@ async def test_too_large_is_413_naming_the_limit_and_stores_nothing(
             yield b"y" * 65_536
         yield b"\r\n--" + boundary + b"--\r\n"
 
-    streamed = await client.post(
+    streamed = await api.post(
         f"/api/v1/cases/{case_id}/attachments",
         content=unannounced(),
         headers={"content-type": "multipart/form-data; boundary=b0undary"},
@@ -178,37 +119,37 @@ async def test_too_large_is_413_naming_the_limit_and_stores_nothing(
 
 
 async def test_another_tenant_gets_404_for_everything(
-    client: httpx.AsyncClient, objects: ObjectStore, tenant: str
+    api: httpx.AsyncClient, objects: ObjectStore, tenant: str
 ) -> None:
-    case_id = await new_case(client)
-    attachment = (await upload(client, case_id, b"secret")).json()
+    case_id = await new_case(api)
+    attachment = (await upload(api, case_id, b"secret")).json()
     base = f"/api/v1/cases/{case_id}/attachments"
     one = f"{base}/{attachment['id']}"
     for method, path in [("GET", base), ("GET", one), ("GET", f"{one}/content"), ("DELETE", one)]:
-        response = await client.request(method, path, headers=OUTSIDER_HEADERS)
+        response = await api.request(method, path, headers=OUTSIDER_HEADERS)
         assert (response.status_code, response.json()["code"]) == (404, "not_found"), path
-    foreign = await upload(client, case_id, b"planted", headers=OUTSIDER_HEADERS)
+    foreign = await upload(api, case_id, b"planted", headers=OUTSIDER_HEADERS)
     assert foreign.status_code == 404
-    assert (await client.get(base)).json()["items"] == [attachment]
+    assert (await api.get(base)).json()["items"] == [attachment]
     assert len(await stored_keys(objects, tenant, case_id)) == 1
-    assert (await client.get(base, headers={"authorization": "Bearer nope"})).status_code == 401
+    assert (await api.get(base, headers={"authorization": "Bearer nope"})).status_code == 401
 
 
 async def test_removal_is_audited_and_hides_the_attachment(
-    client: httpx.AsyncClient, sessions: SessionFactory, tenant: str
+    api: httpx.AsyncClient, sessions: SessionFactory, tenant: str
 ) -> None:
-    case_id = await new_case(client)
-    kept = (await upload(client, case_id, b"kept", "kept.txt", "text/plain")).json()
-    gone = (await upload(client, case_id, b"gone", "gone.txt", "text/plain")).json()
+    case_id = await new_case(api)
+    kept = (await upload(api, case_id, b"kept", "kept.txt", "text/plain")).json()
+    gone = (await upload(api, case_id, b"gone", "gone.txt", "text/plain")).json()
     before = await counts(sessions, tenant, case_id)
     one = f"/api/v1/cases/{case_id}/attachments/{gone['id']}"
 
-    removed = await client.delete(one, params={"reason": "wrong case"})
+    removed = await api.delete(one, params={"reason": "wrong case"})
     assert removed.status_code == 204
-    assert (await client.get(one)).status_code == 404
-    assert (await client.get(f"{one}/content")).status_code == 404
-    assert (await client.delete(one)).status_code == 404  # not twice: no second event
-    listed = (await client.get(f"/api/v1/cases/{case_id}/attachments")).json()["items"]
+    assert (await api.get(one)).status_code == 404
+    assert (await api.get(f"{one}/content")).status_code == 404
+    assert (await api.delete(one)).status_code == 404  # not twice: no second event
+    listed = (await api.get(f"/api/v1/cases/{case_id}/attachments")).json()["items"]
     assert [a["id"] for a in listed] == [kept["id"]]
     after = await counts(sessions, tenant, case_id)
     assert after == {  # the row stays (soft); one event and one outbox row more
@@ -216,31 +157,38 @@ async def test_removal_is_audited_and_hides_the_attachment(
         "events": before["events"] + 1,
         "outbox": before["outbox"] + 1,
     }
-    event = (await client.get(f"/api/v1/cases/{case_id}")).json()["timeline"][-1]
+    event = (await api.get(f"/api/v1/cases/{case_id}")).json()["timeline"][-1]
     assert event["type"] == "case.attachment_removed"
     assert (event["actor"], event["payload"]["reason"]) == ("ana", "wrong case")
     assert event["payload"]["attachment_id"] == gone["id"]
-    verdict = (await client.get(f"/api/v1/cases/{case_id}/audit/verify")).json()
+    events, outbox = await events_and_outbox(sessions, uuid.UUID(case_id))
+    assert [e.event_id for e in events] == [o.event_id for o in outbox]  # paired, in order
+    assert [e.type for e in events][-3:] == [
+        "case.attachment_added",
+        "case.attachment_added",
+        "case.attachment_removed",
+    ]
+    verdict = (await api.get(f"/api/v1/cases/{case_id}/audit/verify")).json()
     assert (verdict["valid"], verdict["events"]) == (True, after["events"])
 
 
 async def test_a_deleted_case_takes_no_attachment(
-    client: httpx.AsyncClient, objects: ObjectStore, tenant: str
+    api: httpx.AsyncClient, objects: ObjectStore, tenant: str
 ) -> None:
-    case_id = await new_case(client)
-    assert (await client.delete(f"/api/v1/cases/{case_id}", headers=ADMIN_HEADERS)).status_code == 204
-    refused = await upload(client, case_id, b"late")
+    case_id = await new_case(api)
+    assert (await api.delete(f"/api/v1/cases/{case_id}", headers=ADMIN_HEADERS)).status_code == 204
+    refused = await upload(api, case_id, b"late")
     assert (refused.status_code, refused.json()["code"]) == (404, "not_found")
     assert await stored_keys(objects, tenant, case_id) == []
 
 
-async def test_what_is_not_one_multipart_file_is_named(client: httpx.AsyncClient) -> None:
-    case_id = await new_case(client)
+async def test_what_is_not_one_multipart_file_is_named(api: httpx.AsyncClient) -> None:
+    case_id = await new_case(api)
     path = f"/api/v1/cases/{case_id}/attachments"
-    raw = await client.post(path, content=b"bytes", headers={"content-type": "application/pdf"})
+    raw = await api.post(path, content=b"bytes", headers={"content-type": "application/pdf"})
     assert (raw.status_code, raw.json()["code"]) == (415, "unsupported_media_type")
-    no_file = await client.post(path, data={"comment": "no file"}, files={"other": ("a", b"1")})
+    no_file = await api.post(path, data={"comment": "no file"}, files={"other": ("a", b"1")})
     assert (no_file.status_code, no_file.json()["code"]) == (422, "invalid_input")
-    two = await client.post(path, files=[("file", ("a", b"1")), ("file", ("b", b"2"))])
+    two = await api.post(path, files=[("file", ("a", b"1")), ("file", ("b", b"2"))])
     assert (two.status_code, two.json()["code"]) == (422, "invalid_input")
-    assert (await client.get(path)).json()["items"] == []
+    assert (await api.get(path)).json()["items"] == []
