@@ -69,7 +69,7 @@ async def add_attachment(
 async def list_attachments(
     case_id: uuid.UUID, caller: Caller, session: Session, service: Attachments
 ) -> AttachmentList:
-    return await service.list(session, caller, case_id)
+    return await service.list_attachments(session, caller, case_id)
 
 
 @router.get("/{attachment_id}", response_model=AttachmentOut, summary="One attachment's metadata")
@@ -80,7 +80,7 @@ async def get_attachment(
     session: Session,
     service: Attachments,
 ) -> AttachmentOut:
-    return await service.get(session, caller, case_id, attachment_id)
+    return await service.get_attachment(session, caller, case_id, attachment_id)
 
 
 @router.get(

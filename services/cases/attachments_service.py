@@ -88,14 +88,14 @@ class AttachmentService:
         except DomainError:
             log.warning("attachment.orphaned", object_key=key)
 
-    async def list(
+    async def list_attachments(
         self, session: AsyncSession, caller: Principal, case_id: uuid.UUID
     ) -> AttachmentList:
         await _live_case(session, caller, case_id)
         rows = await attachments_repository.case_attachments(session, caller.tenant_id, case_id)
         return AttachmentList(items=[AttachmentOut.model_validate(row) for row in rows])
 
-    async def get(
+    async def get_attachment(
         self, session: AsyncSession, caller: Principal, case_id: uuid.UUID, attachment_id: uuid.UUID
     ) -> AttachmentOut:
         return AttachmentOut.model_validate(
