@@ -1,9 +1,9 @@
 """Objects in an S3-compatible store (aiobotocore): streamed in and out, never held whole.
 
 Every failure to reach the store, or a refusal by it, surfaces as ObjectStoreUnavailable
-(503); an object that should be there and is not as StoredObjectMissing. The client is
-made on first use, so a service that never touches the store never loads botocore's
-S3 model."""
+(503); an object that should be there and is not as StoredObjectMissing. The client (and
+aiobotocore itself, a third of the cases service's import time) is loaded on first use,
+so a process that never touches the store pays nothing for it."""
 
 from __future__ import annotations
 
@@ -13,16 +13,12 @@ from contextlib import AsyncExitStack, contextmanager
 from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import quote
 
-import aiohttp
-from aiobotocore.config import AioConfig
-from aiobotocore.session import get_session
-from botocore.exceptions import BotoCoreError, ClientError
-
 from libs.common.errors import ObjectStoreUnavailable, StoredObjectMissing
 from libs.common.logging import get_logger
 from libs.common.settings import ObjectStoreSettings
 
 if TYPE_CHECKING:
+    from botocore.exceptions import ClientError
     from types_aiobotocore_s3 import S3Client
 
 log = get_logger(__name__)
@@ -124,6 +120,8 @@ class ObjectStore:
 
     async def ensure_bucket(self) -> None:
         client = await self._client()
+        from botocore.exceptions import ClientError
+
         with _store_errors("create bucket", self.bucket):
             try:
                 await client.head_bucket(Bucket=self.bucket)
@@ -156,9 +154,10 @@ class ObjectStore:
         # incomplete multipart uploads removes (docs/attachments.md).
         client = await self._client()
         try:
-            await client.abort_multipart_upload(Bucket=self.bucket, Key=key, UploadId=upload_id)
-        except (BotoCoreError, ClientError, aiohttp.ClientError, TimeoutError) as error:
-            log.warning("objectstore.abort_failed", key=key, error=type(error).__name__)
+            with _store_errors("abort", key):
+                await client.abort_multipart_upload(Bucket=self.bucket, Key=key, UploadId=upload_id)
+        except (ObjectStoreUnavailable, StoredObjectMissing):
+            log.warning("objectstore.abort_failed", key=key)
 
     async def _client(self) -> S3Client:
         async with self._lock:
@@ -169,6 +168,9 @@ class ObjectStore:
             return client
 
     def _new_client(self) -> Any:
+        from aiobotocore.config import AioConfig
+        from aiobotocore.session import get_session
+
         s = self.settings
         config = AioConfig(
             connect_timeout=s.connect_timeout_seconds,
@@ -205,6 +207,9 @@ def _error_code(error: ClientError) -> str:
 @contextmanager
 def _store_errors(action: str, key: str) -> Iterator[None]:
     """The store's failures as our domain errors; the message never carries secrets."""
+    import aiohttp
+    from botocore.exceptions import BotoCoreError, ClientError
+
     try:
         yield
     except ClientError as error:

@@ -36,6 +36,9 @@ async def api(
         max_attachment_bytes=LIMIT,
     )
     async with serve_cases(settings) as client:
+        # An upload is several requests to the store besides the database: more than
+        # the 5 s default on a loaded two-core machine.
+        client.timeout = httpx.Timeout(60)
         yield client
 
 

@@ -45,6 +45,7 @@ async def api_without_store(
     )
     settings = cases_settings(kafka_settings, database_url, tenant, object_store=unreachable)
     async with serve_cases(settings) as client:
+        client.timeout = httpx.Timeout(60)
         yield client
 
 

@@ -143,12 +143,13 @@ def test_dev_stack_serves_the_printed_curl_and_stops_on_ctrl_c(
     # The cases service has a working attachments bucket on the stack's SeaweedFS.
     analyst_key = next(line.split()[-1] for line in lines if "cases API key (analyst)" in line)
     auth = {"authorization": f"Bearer {analyst_key}"}
-    with httpx.Client(base_url=cases_url, headers=auth, timeout=30) as cases:
-        case_id = cases.post("", json={"title": "dev stack attachment"}).json()["id"]
-        added = cases.post(f"/{case_id}/attachments", files={"file": ("hello.txt", b"hello")})
+    with httpx.Client(headers=auth, timeout=60) as http:
+        opened = http.post(cases_url, json={"title": "dev stack attachment"})
+        assert opened.status_code == 201, opened.text
+        attachments = f"{cases_url}/{opened.json()['id']}/attachments"
+        added = http.post(attachments, files={"file": ("hello.txt", b"hello")})
         assert added.status_code == 201, added.text
-        content = cases.get(f"/{case_id}/attachments/{added.json()['id']}/content")
-        assert content.content == b"hello"
+        assert http.get(f"{attachments}/{added.json()['id']}/content").content == b"hello"
 
     pids = [int(m) for line in lines for m in re.findall(r"started \(pid=(\d+)\)", line)]
     assert len(pids) == 5
