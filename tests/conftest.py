@@ -1,5 +1,6 @@
-"""Real infrastructure for the suite: one Tansu broker and one freshly migrated Postgres
-database per run. Tests isolate themselves by tenant: every query filters on it."""
+"""Real infrastructure for the suite: one Tansu broker, one freshly migrated Postgres
+database and, for the tests that ask, one SeaweedFS S3 store per run. Tests isolate
+themselves by tenant: every query and every object key starts with it."""
 
 from __future__ import annotations
 
@@ -11,18 +12,23 @@ from pathlib import Path
 
 import pytest
 from alembic import command
+from pydantic import SecretStr
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from libs.common.db.engine import SessionFactory, create_engine, create_session_factory
 from libs.common.kafka import ensure_topics
 from libs.common.migrations import alembic_config
-from libs.common.settings import DatabaseSettings, KafkaSettings
+from libs.common.settings import DatabaseSettings, KafkaSettings, ObjectStoreSettings
 from libs.embedded.postgres import create_database, database_name, drop_database, resolve_server
 from libs.embedded.redis_check import redis_answers
+from libs.embedded.seaweed import SeaweedPorts, SeaweedServer
 from libs.embedded.tansu import TansuBroker
 from tests.support.postgres import postgres_server_url
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+ATTACHMENTS_BUCKET = "casestream-attachments"
+# S3's smallest multipart part: tests reach the multipart path with a few MiB.
+TEST_PART_SIZE = 5 * 1024 * 1024
 
 
 @pytest.fixture(scope="session")
@@ -43,6 +49,30 @@ async def kafka_settings(tansu: TansuBroker) -> KafkaSettings:
     settings = KafkaSettings(bootstrap_servers=tansu.bootstrap_servers, topic_partitions=3)
     await ensure_topics(settings)
     return settings
+
+
+@pytest.fixture(scope="session")
+def seaweed(run_dir: Path) -> Iterator[SeaweedServer]:
+    """Started on first use only (~5-10 s); its data is thrown away with the run."""
+    server = SeaweedServer(
+        run_dir / "seaweed", ports=SeaweedPorts.free(), bucket=ATTACHMENTS_BUCKET
+    )
+    server.start()
+    yield server
+    server.stop(timeout=2)
+
+
+@pytest.fixture(scope="session")
+def object_store_settings(seaweed: SeaweedServer) -> ObjectStoreSettings:
+    endpoint = seaweed.endpoint
+    return ObjectStoreSettings(
+        endpoint_url=endpoint.url,
+        region=endpoint.region,
+        bucket=seaweed.bucket,
+        access_key_id=SecretStr(endpoint.access_key_id),
+        secret_access_key=SecretStr(endpoint.secret_access_key),
+        part_size_bytes=TEST_PART_SIZE,
+    )
 
 
 @pytest.fixture(scope="session")

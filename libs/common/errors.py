@@ -97,3 +97,17 @@ class BrokerUnavailable(DomainError):
 class OutboundUrlRefused(DomainError):
     code = "outbound_url_refused"
     status_code = 422
+
+
+class ObjectStoreUnavailable(DomainError):
+    """The S3 store did not answer or refused the request; nothing was recorded."""
+
+    code = "object_store_unavailable"
+    status_code = 503
+
+
+class StoredObjectMissing(DomainError):
+    """A recorded object is not in the store: the server's fault, never the caller's."""
+
+    code = "stored_object_missing"
+    status_code = 500

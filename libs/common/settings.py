@@ -50,6 +50,28 @@ class OutboxSettings(BaseModel):
     batch_size: int = Field(default=500, ge=1, le=5_000)
 
 
+class ObjectStoreSettings(BaseModel):
+    """An S3-compatible store (SeaweedFS in development, any S3 in production) holding
+    case attachments. Empty credentials fall back to botocore's usual chain (AWS_*
+    variables, an instance role)."""
+
+    endpoint_url: str | None = "http://127.0.0.1:18333"
+    region: str = "us-east-1"
+    bucket: str = Field(default="casestream-attachments", min_length=3, max_length=63)
+    access_key_id: SecretStr = SecretStr("")
+    secret_access_key: SecretStr = SecretStr("")
+    # Create the bucket at start if it is missing (compose's fresh store); off where an
+    # operator provisions buckets and the credentials may not create one.
+    create_bucket: bool = False
+    connect_timeout_seconds: float = Field(default=3.0, gt=0, le=60)
+    read_timeout_seconds: float = Field(default=30.0, gt=0, le=600)
+    # Attempts per request, the first included: connection failures retry quickly.
+    max_attempts: int = Field(default=3, ge=1, le=10)
+    # Uploads above one part go up as S3 multipart uploads of this size, so at most one
+    # part per upload is held in memory. S3's minimum part size is 5 MiB.
+    part_size_bytes: int = Field(default=8 * 1024 * 1024, ge=5 * 1024 * 1024, le=512 * 1024**2)
+
+
 class ApiCredential(BaseModel):
     """One API key, scoped to a tenant. `name` is the principal recorded in audit events."""
 
@@ -87,3 +109,4 @@ class CommonSettings(BaseSettings):
     redis: RedisSettings = RedisSettings()
     log: LogSettings = LogSettings()
     outbox: OutboxSettings = OutboxSettings()
+    object_store: ObjectStoreSettings = ObjectStoreSettings()

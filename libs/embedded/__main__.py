@@ -15,7 +15,8 @@ def parse_options(argv: list[str]) -> StackOptions:
     defaults = StackOptions()
     parser = argparse.ArgumentParser(
         prog="python -m libs.embedded",
-        description="Run Casestream on this machine: Tansu, Postgres, the five services.",
+        description="Run Casestream on this machine: SeaweedFS, Tansu, Postgres, the five "
+        "services.",
     )
     parser.add_argument(
         "--durable",

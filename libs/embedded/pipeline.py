@@ -19,6 +19,7 @@ from pathlib import Path
 
 from libs.embedded.ports import free_port
 from libs.embedded.process import BackgroundProcess, EmbeddedStartError
+from libs.embedded.s3 import S3Endpoint
 
 SERVICES = ("ingest", "alerting", "cases", "notifier", "executor")
 HTTP_SERVICES = ("ingest", "cases")
@@ -42,6 +43,9 @@ class PipelineConfig:
     extra_env: dict[str, str] = field(default_factory=dict)
     # The tenant's admin on both admin APIs; none configured when empty.
     admin_key: str = ""
+    # Where the cases service keeps attachments; the settings' default when None.
+    object_store: S3Endpoint | None = None
+    attachments_bucket: str = "casestream-attachments"
 
     @classmethod
     def with_fresh_credentials(
@@ -110,6 +114,13 @@ def service_environment(config: PipelineConfig) -> dict[str, str]:
         admins = json.dumps([{"key": config.admin_key, "tenant": config.tenant, "name": "admin"}])
         env["CASESTREAM__CASES__ADMIN_API_KEYS"] = admins
         env["CASESTREAM__INGEST__ADMIN_API_KEYS"] = admins
+    if config.object_store is not None:
+        store = config.object_store
+        env["CASESTREAM__OBJECT_STORE__ENDPOINT_URL"] = store.url
+        env["CASESTREAM__OBJECT_STORE__REGION"] = store.region
+        env["CASESTREAM__OBJECT_STORE__BUCKET"] = config.attachments_bucket
+        env["CASESTREAM__OBJECT_STORE__ACCESS_KEY_ID"] = store.access_key_id
+        env["CASESTREAM__OBJECT_STORE__SECRET_ACCESS_KEY"] = store.secret_access_key
     env.update(config.extra_env)
     return env
 

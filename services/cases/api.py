@@ -6,15 +6,18 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator
 from datetime import datetime
+from enum import StrEnum
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
+from fastapi.responses import StreamingResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from libs.common.contracts.cases import CaseClassification, CaseStatus
 from libs.common.contracts.detections import EntityType, Severity
 from libs.common.db.engine import transaction
 from libs.common.http import Principal
+from services.cases.attachments_service import AttachmentService
 from services.cases.listing import CaseFilter, CaseSort, Ordering, SortOrder
 from services.cases.schemas import (
     AlertWhy,
@@ -56,12 +59,18 @@ def case_service(request: Request) -> CaseService:
     return service
 
 
+def attachment_service(request: Request) -> AttachmentService:
+    service: AttachmentService = request.app.state.attachment_service
+    return service
+
+
 Caller = Annotated[Principal, Depends(principal)]
 Admin = Annotated[Principal, Depends(admin_principal)]
 # scope="function": the transaction commits before the response is sent, so a 2xx means
 # the change is durable and a client reading right after sees it.
 Session = Annotated[AsyncSession, Depends(unit_of_work, scope="function")]
 Service = Annotated[CaseService, Depends(case_service)]
+Attachments = Annotated[AttachmentService, Depends(attachment_service)]
 
 
 @router.post(
@@ -198,16 +207,35 @@ async def verify_audit(
     return await service.verify_audit(session, caller, case_id)
 
 
+class ExportFormat(StrEnum):
+    JSON = "json"
+    ZIP = "zip"
+
+
 @router.get(
     "/cases/{case_id}/export",
     response_model=CaseExport,
-    summary="One case as one JSON document: alerts with payloads, notes, the audit "
-    "timeline and its verification",
+    responses={200: {"content": {"application/zip": {}}}},
+    summary="One case as one JSON document: alerts with payloads, notes, attachments' "
+    "metadata, the audit timeline and its verification; ?format=zip adds the attachments' "
+    "contents as files beside it",
 )
 async def export_case(
-    case_id: uuid.UUID, response: Response, caller: Caller, session: Session, service: Service
-) -> CaseExport:
+    case_id: uuid.UUID,
+    response: Response,
+    caller: Caller,
+    session: Session,
+    service: Service,
+    attachments: Attachments,
+    export_format: Annotated[ExportFormat, Query(alias="format")] = ExportFormat.JSON,
+) -> CaseExport | Response:
     export = await service.export_case(session, caller, case_id)
+    if export_format is ExportFormat.ZIP:
+        archive = await attachments.archive(session, caller, export)
+        disposition = f'attachment; filename="case-{export.case.number}.zip"'
+        return StreamingResponse(
+            archive, media_type="application/zip", headers={"content-disposition": disposition}
+        )
     filename = f"case-{export.case.number}.json"
     response.headers["content-disposition"] = f'attachment; filename="{filename}"'
     return export

@@ -7,11 +7,16 @@ from fastapi import FastAPI
 
 from libs.common.casestore.store import CaseStore
 from libs.common.db.engine import create_engine, create_session_factory
+from libs.common.errors import DomainError
 from libs.common.http import ApiKeyAuthenticator, install_error_handlers
 from libs.common.kafka import create_broker, ensure_topics
+from libs.common.logging import get_logger
+from libs.common.objectstore import ObjectStore
 from libs.common.outbox import OutboxRelay
 from services.cases.alerting_policy_api import router as alerting_policy_router
 from services.cases.api import router
+from services.cases.attachments_api import router as attachments_router
+from services.cases.attachments_service import AttachmentService
 from services.cases.backtest_api import router as backtest_router
 from services.cases.bulk_api import router as bulk_router
 from services.cases.bulk_runner import BulkJobRunner
@@ -33,6 +38,8 @@ from services.cases.templates_api import router as templates_router
 from services.cases.verdict_api import router as verdicts_router
 from services.cases.verdict_service import VerdictService
 
+log = get_logger(__name__)
+
 
 def create_app(settings: CasesSettings) -> FastAPI:
     engine = create_engine(settings.database)
@@ -48,6 +55,7 @@ def create_app(settings: CasesSettings) -> FastAPI:
     bulk_jobs = BulkJobService(store)
     verdicts = VerdictService(store)
     bulk_runner = BulkJobRunner(sessions, bulk_jobs, on_changed=relay.notify)
+    objects = ObjectStore(settings.object_store)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -58,9 +66,11 @@ def create_app(settings: CasesSettings) -> FastAPI:
         compactor.start()
         purger.start()
         await bulk_runner.resume_unfinished()
+        await _prepare_bucket(objects)
         try:
             yield
         finally:
+            await objects.close()
             await bulk_runner.stop()
             await compactor.stop()
             await purger.stop()
@@ -83,6 +93,7 @@ def create_app(settings: CasesSettings) -> FastAPI:
     app.state.task_service = CaseTaskService(store)
     app.state.bulk_job_service = bulk_jobs
     app.state.bulk_job_runner = bulk_runner
+    app.state.attachment_service = AttachmentService(store, objects, sessions, relay.notify)
     install_error_handlers(app)
     app.include_router(bulk_router)
     app.include_router(router)
@@ -96,9 +107,21 @@ def create_app(settings: CasesSettings) -> FastAPI:
     app.include_router(backtest_router)
     app.include_router(verdicts_router)
     app.include_router(reports_router)
+    app.include_router(attachments_router)
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
     return app
+
+
+async def _prepare_bucket(objects: ObjectStore) -> None:
+    """Create the attachments bucket if asked to; a store that is down must not keep the
+    cases API from starting (attachments answer 503 until it is back)."""
+    if not objects.settings.create_bucket:
+        return
+    try:
+        await objects.ensure_bucket()
+    except DomainError as error:
+        log.warning("objectstore.bucket_not_ready", bucket=objects.bucket, code=error.code)

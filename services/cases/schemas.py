@@ -18,6 +18,7 @@ from libs.common.casestore.fields import (
 from libs.common.casestore.policy import CasePolicy
 from libs.common.contracts.cases import CaseClassification, CaseStatus
 from libs.common.contracts.detections import Severity
+from services.cases.attachments_schemas import ExportedAttachment
 from services.cases.tasks_schemas import TaskCounts, TaskOut
 
 MAX_TITLE_LENGTH = 1_024
@@ -195,8 +196,8 @@ class ExportMetadata(BaseModel):
     exported_by: str
     tenant_id: str
     attachments: str = Field(
-        default="none: cases have no attachments yet; when they do, an archive will carry "
-        "them as files beside this document",
+        default="listed under `attachments` (removed ones left out); their contents are in "
+        "the zip form of this export (?format=zip), at each one's archive_name",
     )
 
 
@@ -212,6 +213,7 @@ class CaseExport(BaseModel):
     notes: list[NoteOut]
     tasks: list[TaskOut]
     task_counts: TaskCounts
+    attachments: list[ExportedAttachment]
     timeline: list[AuditEvent]
     audit_verification: AuditVerdict
 

@@ -19,12 +19,15 @@ from libs.common.errors import InvalidInput, NotFound
 from libs.common.http import Principal
 from libs.common.logging import get_logger
 from services.cases import (
+    attachments_repository,
     list_repository,
     repository,
     retention_repository,
     tasks_repository,
     templates_service,
 )
+from services.cases.attachments_schemas import AttachmentOut, ExportedAttachment
+from services.cases.export_archive import archive_name
 from services.cases.listing import CaseFilter, decode_cursor, encode_cursor, normalized
 from services.cases.retention_schemas import CasePurgeOut, CasePurgePage
 from services.cases.schemas import (
@@ -161,6 +164,9 @@ class CaseService:
         alerts = await repository.case_alerts_with_payloads(session, caller.tenant_id, case_id)
         notes = await repository.case_notes(session, caller.tenant_id, case_id)
         tasks = await tasks_repository.case_tasks(session, caller.tenant_id, case_id)
+        attachments = await attachments_repository.case_attachments(
+            session, caller.tenant_id, case_id
+        )
         events = await repository.case_timeline(session, caller.tenant_id, case_id)
         verdict = verify_chain(events)
         log.info("case.exported", case_id=str(case_id), alerts=len(alerts), events=len(events))
@@ -178,6 +184,13 @@ class CaseService:
             notes=[NoteOut.model_validate(n) for n in notes],
             tasks=[TaskOut.model_validate(t) for t in tasks],
             task_counts=TaskCounts.of(tasks),
+            attachments=[
+                ExportedAttachment(
+                    **AttachmentOut.model_validate(a).model_dump(),
+                    archive_name=archive_name(a.id, a.filename),
+                )
+                for a in attachments
+            ],
             timeline=[AuditEvent.model_validate(e) for e in events],
             audit_verification=AuditVerdict(case_id=case_id, **asdict(verdict)),
         )

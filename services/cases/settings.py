@@ -47,6 +47,9 @@ class CasesSection(HttpServerSettings):
     count_compaction: CountCompactionSettings = CountCompactionSettings()
     listing: ListSettings = ListSettings()
     retention_purger: RetentionPurgerSettings = RetentionPurgerSettings()
+    # Largest attachment accepted (413 attachment_too_large above); the store's settings
+    # are CASESTREAM__OBJECT_STORE__* (libs/common/settings.py).
+    max_attachment_bytes: int = Field(default=25 * 1024 * 1024, ge=1, le=5 * 1024**3)
 
 
 class CasesSettings(CommonSettings):

@@ -11,7 +11,12 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from libs.common.settings import ApiCredential, DatabaseSettings, KafkaSettings
+from libs.common.settings import (
+    ApiCredential,
+    DatabaseSettings,
+    KafkaSettings,
+    ObjectStoreSettings,
+)
 from services.cases.app import create_app
 from services.cases.settings import (
     CasesSection,
@@ -31,11 +36,15 @@ def cases_settings(
     tenant: str,
     scanner: SlaScannerSettings | None = None,
     purger: RetentionPurgerSettings | None = None,
+    object_store: ObjectStoreSettings | None = None,
+    max_attachment_bytes: int = 25 * 1024 * 1024,
 ) -> CasesSettings:
     return CasesSettings(
         kafka=kafka,
         database=DatabaseSettings(url=SecretStr(database_url)),
+        object_store=object_store or ObjectStoreSettings(),
         cases=CasesSection(
+            max_attachment_bytes=max_attachment_bytes,
             api_keys=[
                 ApiCredential(key=SecretStr(ANALYST), tenant=tenant, name="ana"),
                 ApiCredential(key=SecretStr(OUTSIDER), tenant=f"{tenant}-other", name="eve"),

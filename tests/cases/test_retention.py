@@ -90,6 +90,14 @@ async def test_a_closed_case_goes_with_everything_that_belongs_to_it(
             {"c": h2["id"]},
         )
         assert await session.scalar(text(matched), {"t": tenant}) > 0
+        await session.execute(  # an attachment's record (its object is not the purger's)
+            text(
+                "INSERT INTO case_attachments (id, tenant_id, case_id, filename, content_type,"
+                " size_bytes, sha256, object_key, uploaded_by) VALUES (gen_random_uuid(), :t,"
+                " :c, 'mail.eml', 'message/rfc822', 1, repeat('0', 64), :k, 'ana')"
+            ),
+            {"t": tenant, "c": h2["id"], "k": f"{tenant}/{h2['id']}/x"},
+        )
     assert (await merge(client, h1["id"], h2["id"])).status_code == 200
     family = [uuid.UUID(h1["id"]), uuid.UUID(h2["id"])]
     kept = uuid.UUID(h3["id"])

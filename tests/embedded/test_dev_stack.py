@@ -19,6 +19,7 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from libs.embedded.__main__ import parse_options
@@ -121,7 +122,8 @@ def test_dev_stack_serves_the_printed_curl_and_stops_on_ctrl_c(
     argv = shlex.split(post)
     url = argv[argv.index("POST") + 1]
     port = int(url.split(":")[2].split("/")[0])
-    deadline = time.monotonic() + 30
+    # Generous: on a loaded 2-core machine the services can take a minute to listen.
+    deadline = time.monotonic() + 120
     while not tcp_accepts(port) and time.monotonic() < deadline:
         time.sleep(0.2)
     # Run the very line the banner printed: that is what a developer pastes.
@@ -138,6 +140,16 @@ def test_dev_stack_serves_the_printed_curl_and_stops_on_ctrl_c(
     )
     with urllib.request.urlopen(policy, timeout=10) as response:  # noqa: S310 - loopback
         assert json.loads(response.read())["version"] == 0
+    # The cases service has a working attachments bucket on the stack's SeaweedFS.
+    analyst_key = next(line.split()[-1] for line in lines if "cases API key (analyst)" in line)
+    auth = {"authorization": f"Bearer {analyst_key}"}
+    with httpx.Client(headers=auth, timeout=60) as http:
+        opened = http.post(cases_url, json={"title": "dev stack attachment"})
+        assert opened.status_code == 201, opened.text
+        attachments = f"{cases_url}/{opened.json()['id']}/attachments"
+        added = http.post(attachments, files={"file": ("hello.txt", b"hello")})
+        assert added.status_code == 201, added.text
+        assert http.get(f"{attachments}/{added.json()['id']}/content").content == b"hello"
 
     pids = [int(m) for line in lines for m in re.findall(r"started \(pid=(\d+)\)", line)]
     assert len(pids) == 5

@@ -24,6 +24,8 @@ CASE_TABLES: dict[str, tuple[str, ...]] = {
     "alerts": ("case_id",),
     "case_notes": ("case_id",),
     "case_tasks": ("case_id",),
+    # The rows only: the objects stay in the bucket (docs/retention.md).
+    "case_attachments": ("case_id",),
     "case_merges": ("source_case_id", "target_case_id"),
 }
 # Deleted separately: the audit trail (under its trigger's purge licence) and the rows
@@ -58,6 +60,10 @@ DELETES: dict[str, TextClause] = {
     ),
     "case_tasks": _per_case(
         "DELETE FROM case_tasks WHERE tenant_id = :tenant AND case_id = ANY(:ids) RETURNING case_id"
+    ),
+    "case_attachments": _per_case(
+        "DELETE FROM case_attachments WHERE tenant_id = :tenant AND case_id = ANY(:ids)"
+        " RETURNING case_id"
     ),
     "case_merges": _per_case(
         "DELETE FROM case_merges WHERE tenant_id = :tenant"

@@ -15,6 +15,7 @@ from sqlmodel import col, select
 from libs.common.db.models import (
     Alert,
     Case,
+    CaseAttachment,
     CaseEvent,
     CaseNote,
     OutboxMessage,
@@ -251,3 +252,37 @@ async def insert_policy(
         .returning(TenantCasePolicy)
     )
     return (await session.execute(statement)).scalar_one_or_none()
+
+
+async def insert_attachment(session: AsyncSession, values: dict[str, Any]) -> CaseAttachment:
+    statement = insert(CaseAttachment).values(**values).returning(CaseAttachment)
+    return (await session.execute(statement)).scalar_one()
+
+
+async def lock_attachment(
+    session: AsyncSession, tenant_id: str, case_id: uuid.UUID, attachment_id: uuid.UUID
+) -> CaseAttachment | None:
+    """The case's attachment under its row lock; removed ones too (the caller decides)."""
+    statement = (
+        select(CaseAttachment)
+        .where(
+            CaseAttachment.tenant_id == tenant_id,
+            CaseAttachment.case_id == case_id,
+            CaseAttachment.id == attachment_id,
+        )
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    return (await session.execute(statement)).scalar_one_or_none()
+
+
+async def mark_attachment_removed(
+    session: AsyncSession, tenant_id: str, attachment_id: uuid.UUID, actor: str
+) -> CaseAttachment:
+    statement = (
+        update(CaseAttachment)
+        .where(col(CaseAttachment.tenant_id) == tenant_id, col(CaseAttachment.id) == attachment_id)
+        .values(deleted_at=func.now(), deleted_by=actor)
+        .returning(CaseAttachment)
+    )
+    return (await session.execute(statement)).scalar_one()

@@ -1,5 +1,5 @@
-"""CaseStore: open cases, attach alerts, change status, add notes, delete and restore;
-its `tasks` add, change and remove case tasks (casestore/tasks.py).
+"""CaseStore: open cases, attach alerts, change status, add notes and attachments, delete
+and restore; its `tasks` add, change and remove case tasks (casestore/tasks.py).
 
 Each operation runs inside the caller's transaction (the store never commits) and writes
 the change, one audit event and one outbox row per change, so no writer can skip them."""
@@ -13,7 +13,8 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from libs.common.casestore import preservation, repository
+from libs.common.casestore import attachments, preservation, repository
+from libs.common.casestore.attachments import NewAttachment
 from libs.common.casestore.batch import (
     CaseGrowth,
     CaseOpening,
@@ -49,10 +50,18 @@ from libs.common.contracts.cases import (
     CaseStatusChangedV1,
 )
 from libs.common.contracts.detections import Severity
-from libs.common.db.models import Case, CaseNote
+from libs.common.db.models import Case, CaseAttachment, CaseNote
 from libs.common.errors import InvalidInput, MissingRequiredFields
 
-__all__ = ["CaseGrowth", "CaseOpening", "CaseStore", "NewAlert", "NewCase", "NewTask"]
+__all__ = [
+    "CaseGrowth",
+    "CaseOpening",
+    "CaseStore",
+    "NewAlert",
+    "NewAttachment",
+    "NewCase",
+    "NewTask",
+]
 
 
 class CaseStore:
@@ -322,6 +331,32 @@ class CaseStore:
             [CaseNoteAddedV1(**event_base(case, author), note_id=note.id, author=author)],
         )
         return note, True
+
+    async def add_attachment(
+        self,
+        session: AsyncSession,
+        tenant_id: str,
+        case_id: uuid.UUID,
+        new: NewAttachment,
+        actor: str,
+    ) -> CaseAttachment:
+        """Record a file already in the object store (a deleted case is not found)."""
+        case = await self._lock(session, tenant_id, case_id)
+        return await attachments.add_attachment(session, self.source, case, new, actor)
+
+    async def remove_attachment(
+        self,
+        session: AsyncSession,
+        tenant_id: str,
+        case_id: uuid.UUID,
+        attachment_id: uuid.UUID,
+        actor: str,
+        reason: str | None = None,
+    ) -> CaseAttachment:
+        case = await self._lock(session, tenant_id, case_id)
+        return await attachments.remove_attachment(
+            session, self.source, case, attachment_id, actor, reason
+        )
 
     async def delete_case(
         self,

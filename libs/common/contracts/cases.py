@@ -175,6 +175,28 @@ class CaseNoteAddedV1(CaseEventBase):
     author: str
 
 
+class CaseAttachmentAddedV1(CaseEventBase):
+    """A file was attached. Its sha256 is in the hash chain, so the audit trail proves
+    which bytes were attached (the chain of custody of the evidence)."""
+
+    type: Literal["case.attachment_added"] = "case.attachment_added"
+    attachment_id: uuid.UUID
+    filename: str = Field(max_length=255)
+    content_type: str = Field(max_length=255)
+    size_bytes: int = Field(ge=0)
+    sha256: str = Field(min_length=64, max_length=64)
+
+
+class CaseAttachmentRemovedV1(CaseEventBase):
+    """An attachment was removed (soft: its record and content stay for the audit)."""
+
+    type: Literal["case.attachment_removed"] = "case.attachment_removed"
+    attachment_id: uuid.UUID
+    filename: str = Field(max_length=255)
+    sha256: str = Field(min_length=64, max_length=64)
+    reason: str | None = Field(default=None, max_length=4_096)
+
+
 class CaseDeletedV1(CaseEventBase):
     """The tenant's admin deleted the case (soft: it can be restored). Consumers should
     treat it as gone: the API no longer shows it and no alert joins it."""
@@ -356,7 +378,9 @@ CaseEventV1 = Annotated[
     | CaseTaskRemovedV1
     | CaseLegalHoldSetV1
     | CaseLegalHoldReleasedV1
-    | CasePurgedV1,
+    | CasePurgedV1
+    | CaseAttachmentAddedV1
+    | CaseAttachmentRemovedV1,
     Field(discriminator="type"),
 ]
 

@@ -31,6 +31,7 @@ from libs.common.db.models.alerting import (  # noqa: E402
 from libs.common.db.models.cases import (  # noqa: E402
     MAX_ENTITY_VALUE,
     Case,
+    CaseAttachment,
     CaseBulkJob,
     CaseBulkJobItem,
     CaseEntity,
@@ -63,6 +64,7 @@ __all__ = [
     "AlertingPolicyVersion",
     "ApiKey",
     "Case",
+    "CaseAttachment",
     "CaseBulkJob",
     "CaseBulkJobItem",
     "CaseCountDelta",

@@ -1,5 +1,5 @@
-"""Cases and what hangs off them: entities, the audit trail, notes, tasks, merges, bulk
-jobs."""
+"""Cases and what hangs off them: entities, the audit trail, notes, tasks, attachments,
+merges, bulk jobs."""
 
 from __future__ import annotations
 
@@ -298,6 +298,30 @@ class CaseTask(SQLModel, table=True):
     updated_at: datetime = Field(sa_column=tz_column(server_now=True))
     # When it became done or cancelled; cleared when it is reopened.
     completed_at: datetime | None = Field(default=None, sa_column=tz_column(nullable=True))
+
+
+class CaseAttachment(SQLModel, table=True):
+    """A file attached to a case. Its bytes are in the object store under `object_key`
+    (tenant/case/attachment id, never the uploaded name); a removal only stamps the row,
+    and the object stays (docs/attachments.md)."""
+
+    __tablename__ = "case_attachments"
+    __table_args__ = (
+        Index("ix_case_attachments_tenant_case", "tenant_id", "case_id", "created_at"),
+    )
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    tenant_id: str = Field(sa_column=tenant_column())
+    case_id: uuid.UUID = Field(foreign_key="cases.id")
+    filename: str = Field(max_length=255)
+    content_type: str = Field(max_length=255)
+    size_bytes: int = Field(sa_column=Column(BigInteger, nullable=False))
+    sha256: str = Field(max_length=64)
+    object_key: str = Field(max_length=1_024, unique=True)
+    uploaded_by: str = Field(max_length=256)
+    created_at: datetime = Field(sa_column=tz_column(server_now=True))
+    deleted_at: datetime | None = Field(default=None, sa_column=tz_column(nullable=True))
+    deleted_by: str | None = Field(default=None, max_length=256)
 
 
 class CaseMerge(SQLModel, table=True):
