@@ -1,4 +1,5 @@
-"""`alerts.v1`: an alert stored by alerting, with the case it was grouped into."""
+"""`alerts.v1`: an alert stored by alerting, with the case it was grouped into; and
+`alerts.changed.v1`: which alerts changed, for the alert indexer."""
 
 from __future__ import annotations
 
@@ -27,3 +28,19 @@ class AlertV1(BaseModel):
     group_key: str
     effective_time: datetime
     created_at: datetime
+
+
+ALERTS_CHANGED_EVENT_TYPE = "casestream.alerts.changed.v1"
+MAX_CHANGED_ALERTS = 1_000
+
+
+class AlertsChangedV1(BaseModel):
+    """Alerts that alerting stored or whose counts it changed in one committed batch,
+    with or without a case. Written to the outbox in the same transaction as the change,
+    only while the alert store is OpenSearch; its alert indexer re-reads these alerts from
+    Postgres and writes them to OpenSearch."""
+
+    schema_version: Literal[1] = 1
+    tenant_id: TenantId
+    alert_ids: list[uuid.UUID] = Field(min_length=1, max_length=MAX_CHANGED_ALERTS)
+    changed_at: datetime

@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, TypeAdapter
 
-from libs.common.contracts.alerts import AlertV1
+from libs.common.contracts.alerts import AlertsChangedV1, AlertV1
 from libs.common.contracts.cases import CaseEventV1
 from libs.common.contracts.detections import DetectionV1
 
@@ -37,11 +37,24 @@ DETECTIONS_DLQ = Topic(
     None,
 )
 ALERTS = Topic("alerts.v1", "tenant:alert_id", "Alerts as stored by alerting.", AlertV1)
+ALERTS_CHANGED = Topic(
+    "alerts.changed.v1",
+    "tenant",
+    "Ids of alerts stored or counted by alerting (only while the alert store is OpenSearch).",
+    AlertsChangedV1,
+)
 CASE_EVENTS = Topic(
     "cases.events.v1", "case_id", "Every case change, ordered per case.", CaseEventV1
 )
 
-ALL_TOPICS: tuple[Topic, ...] = (DETECTIONS_RAW, DETECTIONS, DETECTIONS_DLQ, ALERTS, CASE_EVENTS)
+ALL_TOPICS: tuple[Topic, ...] = (
+    DETECTIONS_RAW,
+    DETECTIONS,
+    DETECTIONS_DLQ,
+    ALERTS,
+    ALERTS_CHANGED,
+    CASE_EVENTS,
+)
 
 
 def json_schema(topic: Topic) -> dict[str, Any] | None:
