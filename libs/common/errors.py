@@ -81,3 +81,11 @@ class BrokerUnavailable(DomainError):
 class OutboundUrlRefused(DomainError):
     code = "outbound_url_refused"
     status_code = 422
+
+
+class AlertStoreUnavailable(DomainError):
+    """The configured alert store (OpenSearch) did not answer; Postgres-backed reads of
+    cases and alert provenance still work."""
+
+    code = "alert_store_unavailable"
+    status_code = 503

@@ -5,12 +5,15 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from libs.common.alertstore.factory import create_alert_store
 from libs.common.casestore.store import CaseStore
 from libs.common.db.engine import create_engine, create_session_factory
 from libs.common.http import ApiKeyAuthenticator, install_error_handlers
 from libs.common.kafka import create_broker, ensure_topics
 from libs.common.outbox import OutboxRelay
 from services.cases.alerting_policy_api import router as alerting_policy_router
+from services.cases.alerts_api import router as alerts_router
+from services.cases.alerts_service import AlertSearchService
 from services.cases.api import router
 from services.cases.backtest_api import router as backtest_router
 from services.cases.bulk_api import router as bulk_router
@@ -40,6 +43,7 @@ def create_app(settings: CasesSettings) -> FastAPI:
     bulk_jobs = BulkJobService(store)
     verdicts = VerdictService(store)
     bulk_runner = BulkJobRunner(sessions, bulk_jobs, on_changed=relay.notify)
+    alert_store = create_alert_store(settings.alert_store, sessions)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -55,6 +59,7 @@ def create_app(settings: CasesSettings) -> FastAPI:
             await scanner.stop()
             await relay.stop()
             await broker.stop()
+            await alert_store.close()
             await engine.dispose()
 
     app = FastAPI(title="Casestream cases", version="1", lifespan=lifespan)
@@ -66,12 +71,14 @@ def create_app(settings: CasesSettings) -> FastAPI:
     app.state.sla_scanner = scanner
     app.state.case_service = CaseService(store)
     app.state.verdict_service = verdicts
+    app.state.alert_search_service = AlertSearchService(alert_store)
     app.state.case_move_service = CaseMoveService(store)
     app.state.bulk_job_service = bulk_jobs
     app.state.bulk_job_runner = bulk_runner
     install_error_handlers(app)
     app.include_router(bulk_router)
     app.include_router(router)
+    app.include_router(alerts_router)
     app.include_router(deletion_router)
     app.include_router(moves_router)
     app.include_router(policy_router)

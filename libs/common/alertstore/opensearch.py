@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from opensearchpy import AsyncOpenSearch
-from opensearchpy.exceptions import NotFoundError
+from opensearchpy.exceptions import NotFoundError, TransportError
 from opensearchpy.helpers import async_streaming_bulk
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
@@ -29,6 +29,7 @@ from libs.common.alertstore.model import (
     FailedItem,
     IndexOutcome,
 )
+from libs.common.errors import AlertStoreUnavailable
 from libs.common.logging import get_logger
 from libs.common.settings import AlertStoreKind, OpenSearchSettings
 
@@ -173,10 +174,10 @@ class OpenSearchAlertStore:
     async def get(
         self, tenant_id: str, alert_id: uuid.UUID, *, payload: bool = False
     ) -> AlertDocument | None:
-        response = await self._client.search(
+        response = await self._read(
+            self._client.search,
             index=layout.index_pattern(self._settings),
             body=layout.get_body(tenant_id, alert_id, payload),
-            params=MISSING_INDICES_OK,
         )
         hits = response["hits"]["hits"]
         return layout.document_from_source(hits[0]["_source"]) if hits else None
@@ -191,10 +192,10 @@ class OpenSearchAlertStore:
         payload: bool = False,
     ) -> AlertPage:
         after = decode_cursor(cursor) if cursor is not None else None
-        response = await self._client.search(
+        response = await self._read(
+            self._client.search,
             index=layout.index_pattern(self._settings),
             body=layout.search_body(tenant_id, query, after, limit + 1, payload),
-            params=MISSING_INDICES_OK,
         )
         hits = response["hits"]["hits"]
         items = [layout.document_from_source(hit["_source"]) for hit in hits[:limit]]
@@ -206,15 +207,22 @@ class OpenSearchAlertStore:
         return AlertPage(items=items, next_cursor=next_cursor)
 
     async def count(self, tenant_id: str, query: AlertQuery) -> int:
-        try:
-            response = await self._client.count(
-                index=layout.index_pattern(self._settings),
-                body={"query": layout.query_filter(tenant_id, query)},
-                params=MISSING_INDICES_OK,
-            )
-        except NotFoundError:  # no alert index exists yet
-            return 0
+        response = await self._read(
+            self._client.count,
+            index=layout.index_pattern(self._settings),
+            body={"query": layout.query_filter(tenant_id, query)},
+        )
         return int(response["count"])
+
+    async def _read(self, call: Any, *, index: str, body: dict[str, Any]) -> Any:
+        """A search or count over every alert index; none existing yet is no alert."""
+        try:
+            return await call(index=index, body=body, params=MISSING_INDICES_OK)
+        except NotFoundError:
+            return {"hits": {"hits": []}, "count": 0}
+        except TransportError as error:
+            log.warning("alert_store.read_failed", status=error.status_code, error=str(error)[:300])
+            raise AlertStoreUnavailable("the alert store did not answer") from error
 
     async def close(self) -> None:
         await self._client.close()
