@@ -96,6 +96,10 @@ class OpenSearchAlertStore:
     def client(self) -> AsyncOpenSearch:
         return self._client
 
+    @property
+    def settings(self) -> OpenSearchSettings:
+        return self._settings
+
     async def prepare(self) -> None:
         if self._prepared:
             return
