@@ -91,6 +91,15 @@ def test_an_index_action_is_idempotent_by_alert_id() -> None:
     assert layout.index_action(SETTINGS, document()) == action
 
 
+def test_a_versioned_write_keeps_the_newest_read() -> None:
+    action = layout.index_action(SETTINGS, document(), version=1_700_000_000_000_001)
+    assert (action["version"], action["version_type"]) == (1_700_000_000_000_001, "external_gte")
+    ref = AlertRef("t1", document().id, AT)
+    assert layout.delete_action(SETTINGS, ref, version=5)["version_type"] == "external_gte"
+    # A conflict means a newer read is stored: the wanted end state, not a failure.
+    assert classify("index", {"_id": "a", "status": 409}) == "ok"
+
+
 def test_a_document_reads_back_as_written() -> None:
     original = document(case_id=uuid.uuid4(), event_time=None)
     assert layout.document_from_source(layout.document_source(original)) == original

@@ -90,3 +90,19 @@ async def test_a_refused_item_is_reported_and_the_others_are_written(
     assert "mapper_parsing_exception" in outcome.failed[0].reason
     await opensearch.refresh()
     assert [a.id for a in (await opensearch.search(tenant, AlertQuery())).items] == [good.id]
+
+
+async def test_an_older_read_written_late_does_not_overwrite_a_newer_one(
+    opensearch: OpenSearchAlertStore, sessions: SessionFactory, tenant: str
+) -> None:
+    postgres = await stored_before_the_switch(sessions, tenant)
+    alert = (await postgres.search(tenant, AlertQuery(), payload=True)).items[0]
+    newer = dataclasses.replace(alert, occurrence_count=3)
+    assert (await opensearch.index([newer], version=2_000)).failed == []
+    # Two indexers raced: the one that read first writes last.
+    outcome = await opensearch.index([alert], version=1_000)
+    assert (outcome.indexed, outcome.failed) == ([str(alert.id)], [])
+    await opensearch.refresh()
+    stored = await opensearch.get(tenant, alert.id)
+    assert stored is not None
+    assert stored.occurrence_count == 3

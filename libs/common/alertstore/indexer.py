@@ -27,11 +27,9 @@ class AlertIndexer:
         outcome = IndexOutcome()
         ordered = sorted(set(alert_ids))
         for start in range(0, len(ordered), READ_CHUNK):
-            visible, hidden = await self._source.for_indexing(
-                tenant_id, ordered[start : start + READ_CHUNK]
-            )
-            outcome.merge(await self._target.index(visible))
-            outcome.merge(await self._target.remove(hidden))
+            read = await self._source.for_indexing(tenant_id, ordered[start : start + READ_CHUNK])
+            outcome.merge(await self._target.index(read.visible, read.version))
+            outcome.merge(await self._target.remove(read.hidden, read.version))
         return outcome
 
     async def apply(self, changes: PendingChanges) -> IndexOutcome:

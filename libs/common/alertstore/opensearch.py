@@ -79,6 +79,8 @@ def classify(op_type: str, info: dict[str, Any]) -> str:
         return "ok"
     if op_type == "delete" and status == 404:
         return "ok"  # never indexed, or removed already: the wanted end state
+    if status == 409:
+        return "ok"  # only versioned writes conflict: a newer read is stored already
     return "retry" if status in RETRIABLE else "failed"
 
 
@@ -109,12 +111,16 @@ class OpenSearchAlertStore:
         self._prepared = True
         log.info("alert_store.template_ready", template=layout.template_name(self._settings))
 
-    async def index(self, documents: Sequence[AlertDocument]) -> IndexOutcome:
+    async def index(
+        self, documents: Sequence[AlertDocument], version: int | None = None
+    ) -> IndexOutcome:
         await self.prepare()
-        return await self._bulk([layout.index_action(self._settings, d) for d in documents])
+        return await self._bulk(
+            [layout.index_action(self._settings, d, version) for d in documents]
+        )
 
-    async def remove(self, refs: Sequence[AlertRef]) -> IndexOutcome:
-        return await self._bulk([layout.delete_action(self._settings, r) for r in refs])
+    async def remove(self, refs: Sequence[AlertRef], version: int | None = None) -> IndexOutcome:
+        return await self._bulk([layout.delete_action(self._settings, r, version) for r in refs])
 
     async def _bulk(self, actions: list[dict[str, Any]]) -> IndexOutcome:
         outcome = IndexOutcome()

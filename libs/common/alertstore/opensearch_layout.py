@@ -124,22 +124,37 @@ def document_source(document: AlertDocument) -> dict[str, Any]:
     }
 
 
-def index_action(settings: OpenSearchSettings, document: AlertDocument) -> dict[str, Any]:
+def _versioned(action: dict[str, Any], version: int | None) -> dict[str, Any]:
+    """external_gte: a write of an older read of the alert (two indexers racing) is
+    refused with 409 instead of overwriting a newer one; the same version is accepted,
+    so writing the same read again is harmless."""
+    if version is not None:
+        action.update(version=version, version_type="external_gte")
+    return action
+
+
+def index_action(
+    settings: OpenSearchSettings, document: AlertDocument, version: int | None = None
+) -> dict[str, Any]:
     """`index` (not `create`): writing an alert again replaces it with its newer state."""
-    return {
+    action = {
         "_op_type": "index",
         "_index": index_name(settings, document.effective_time),
         "_id": str(document.id),
         "_source": document_source(document),
     }
+    return _versioned(action, version)
 
 
-def delete_action(settings: OpenSearchSettings, ref: AlertRef) -> dict[str, Any]:
-    return {
+def delete_action(
+    settings: OpenSearchSettings, ref: AlertRef, version: int | None = None
+) -> dict[str, Any]:
+    action = {
         "_op_type": "delete",
         "_index": index_name(settings, ref.effective_time),
         "_id": str(ref.id),
     }
+    return _versioned(action, version)
 
 
 def query_filter(tenant_id: str, query: AlertQuery) -> dict[str, Any]:

@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Text, exists, func, literal, not_, select, tuple_
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import RowMapping
 
-from libs.common.alertstore.cursor import Position, decode_cursor, encode_cursor
+from libs.common.alertstore.cursor import Position, decode_cursor, encode_cursor, epoch_micros
 from libs.common.alertstore.model import (
     AlertDocument,
     AlertPage,
@@ -63,6 +64,15 @@ CASE_DELETED = exists().where(
     CASES.c.tenant_id == ALERTS.c.tenant_id,
     CASES.c.deleted_at.is_not(None),
 )
+
+
+@dataclass(frozen=True)
+class IndexingRead:
+    visible: list[AlertDocument]
+    hidden: list[AlertRef]
+    # When Postgres read them (µs, its own clock): a later read holds a state at least as
+    # new, so the OpenSearch store keeps the write with the highest version.
+    version: int
 
 
 def _keys(tenant_id: str, keys: Sequence[str]) -> Any:
@@ -154,25 +164,25 @@ class PostgresAlertStore:
 
     # Not part of AlertStore: what the alert indexer reads to feed another store.
 
-    async def for_indexing(
-        self, tenant_id: str, alert_ids: Sequence[uuid.UUID]
-    ) -> tuple[list[AlertDocument], list[AlertRef]]:
+    async def for_indexing(self, tenant_id: str, alert_ids: Sequence[uuid.UUID]) -> IndexingRead:
         """The alerts as they are now, with payloads, and those that must not be found
         (their case is deleted). Ids of other tenants, or unknown, are in neither."""
-        if not alert_ids:
-            return [], []
-        statement = select(*_columns(True), CASE_DELETED.label("case_deleted")).where(
-            ALERTS.c.tenant_id == tenant_id, ALERTS.c.id.in_(sorted(set(alert_ids)))
-        )
+        statement = select(
+            *_columns(True),
+            CASE_DELETED.label("case_deleted"),
+            func.statement_timestamp().label("read_at"),
+        ).where(ALERTS.c.tenant_id == tenant_id, ALERTS.c.id.in_(sorted(set(alert_ids))))
         async with self._sessions() as session:
-            rows = (await session.execute(statement)).mappings().all()
-        visible = [_document(row, True) for row in rows if not row["case_deleted"]]
-        hidden = [
-            AlertRef(tenant_id, row["id"], row["effective_time"])
-            for row in rows
-            if row["case_deleted"]
-        ]
-        return visible, hidden
+            rows = (await session.execute(statement)).mappings().all() if alert_ids else []
+        return IndexingRead(
+            visible=[_document(row, True) for row in rows if not row["case_deleted"]],
+            hidden=[
+                AlertRef(tenant_id, row["id"], row["effective_time"])
+                for row in rows
+                if row["case_deleted"]
+            ],
+            version=epoch_micros(rows[0]["read_at"]) if rows else 0,
+        )
 
     async def alert_ids_of_cases(
         self, tenant_id: str, case_ids: Sequence[uuid.UUID]

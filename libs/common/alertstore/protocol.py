@@ -59,11 +59,14 @@ class AlertIndex(Protocol):
         """Create or update what the store needs before the first write (idempotent)."""
         ...
 
-    async def index(self, documents: Sequence[AlertDocument]) -> IndexOutcome:
+    async def index(
+        self, documents: Sequence[AlertDocument], version: int | None = None
+    ) -> IndexOutcome:
         """Write the documents (with their payloads) as they are now; writing one again
-        replaces it. Failed items are reported in the outcome, not raised."""
+        replaces it, unless the store holds a write of a higher `version` (a later read
+        of the same alert). Failed items are reported in the outcome, not raised."""
         ...
 
-    async def remove(self, refs: Sequence[AlertRef]) -> IndexOutcome:
+    async def remove(self, refs: Sequence[AlertRef], version: int | None = None) -> IndexOutcome:
         """Remove alerts that must no longer be found; one never stored counts as removed."""
         ...
