@@ -16,7 +16,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any, cast
 
 import pytest
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from faststream import FastStream
 from sqlalchemy import text
 
@@ -34,11 +34,14 @@ from tests.alertstore.support import GROUPING, STORE, seen
 
 
 class RecordingIndex:
-    """Takes writes like OpenSearch would, refusing the first `busy_calls` as 503."""
+    """Takes the test tenant's writes like OpenSearch would, answering the first
+    `busy_calls` of them with 503. Other tenants' alerts (other tests' events still on
+    the topics) are taken and not recorded."""
 
-    def __init__(self, busy_calls: int = 0) -> None:
+    def __init__(self, tenant: str, busy_calls: int = 0) -> None:
+        self.tenant = tenant
         self.busy_calls = busy_calls
-        self.calls = 0
+        self.calls = 0  # writes that carried the tenant's alerts
         self.documents: dict[uuid.UUID, AlertDocument] = {}
 
     async def prepare(self) -> None:
@@ -47,10 +50,12 @@ class RecordingIndex:
     async def index(
         self, documents: Sequence[AlertDocument], version: int | None = None
     ) -> IndexOutcome:
-        self.calls += 1
-        if self.calls <= self.busy_calls:
-            return IndexOutcome(failed=[FailedItem(str(d.id), 503, "busy") for d in documents])
-        self.documents.update({d.id: d for d in documents})
+        mine = [d for d in documents if d.tenant_id == self.tenant]
+        if mine:
+            self.calls += 1
+            if self.calls <= self.busy_calls:
+                return IndexOutcome(failed=[FailedItem(str(d.id), 503, "busy") for d in mine])
+        self.documents.update({d.id: d for d in mine})
         return IndexOutcome(indexed=[str(d.id) for d in documents])
 
     async def remove(self, refs: Sequence[AlertRef], version: int | None = None) -> IndexOutcome:
@@ -59,13 +64,35 @@ class RecordingIndex:
         return IndexOutcome(removed=[str(ref.id) for ref in refs])
 
 
+async def skip_backlog(kafka: KafkaSettings, group: str) -> None:
+    """Commit the group's offsets at the topics' ends, so the indexer under test starts
+    after what earlier tests published instead of re-reading all of it."""
+    consumer = AIOKafkaConsumer(
+        ALERTS_CHANGED.name,
+        CASE_EVENTS.name,
+        bootstrap_servers=kafka.bootstrap_servers,
+        group_id=group,
+        enable_auto_commit=False,
+        request_timeout_ms=kafka.request_timeout_ms,
+    )
+    await consumer.start()
+    try:
+        async with asyncio.timeout(60):
+            while not consumer.assignment():
+                await consumer.getmany(timeout_ms=200)
+        await consumer.seek_to_end()
+        await consumer.commit({tp: await consumer.position(tp) for tp in consumer.assignment()})
+    finally:
+        await consumer.stop()
+
+
 async def running_indexer(
     kafka: KafkaSettings, sessions: SessionFactory, index: RecordingIndex
 ) -> FastStream:
     broker = create_broker(kafka, client_id="alert-indexer-test")
-    section = AlertIndexerSection(
-        consumer_group=f"alert-indexer-{uuid.uuid4().hex}", retry_pause_seconds=0.1
-    )
+    group = f"alert-indexer-{uuid.uuid4().hex}"
+    await skip_backlog(kafka, group)
+    section = AlertIndexerSection(consumer_group=group, retry_pause_seconds=0.1)
     register_alert_indexer(broker, section, AlertIndexer(PostgresAlertStore(sessions), index))
     app = FastStream(broker, logger=None)
     await app.start()
@@ -119,7 +146,7 @@ async def test_alerts_reach_the_index_and_leave_it_with_their_deleted_case(
     tenant: str,
     relay_rows: Relay,
 ) -> None:
-    index = RecordingIndex(busy_calls=1)
+    index = RecordingIndex(tenant, busy_calls=1)
     app = await running_indexer(kafka_settings, sessions, index)
     try:
         async with transaction(sessions) as session:
