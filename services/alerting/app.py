@@ -2,8 +2,8 @@ from __future__ import annotations
 
 from faststream import FastStream
 
+from libs.common.alertstore.factory import create_opensearch_store
 from libs.common.alertstore.indexer import AlertIndexer
-from libs.common.alertstore.opensearch import OpenSearchAlertStore
 from libs.common.alertstore.postgres import PostgresAlertStore
 from libs.common.casestore.store import CaseStore
 from libs.common.db.engine import create_engine, create_session_factory
@@ -31,7 +31,7 @@ def create_app(settings: AlertingSettings) -> FastStream:
     register_handlers(broker, settings.alerting, sessions, grouping, relay)
     # Postgres stays the system of record; OpenSearch gets alerts after each commit,
     # through the outbox and Kafka (docs/alert-store.md).
-    alert_index = OpenSearchAlertStore(settings.alert_store.opensearch) if opensearch else None
+    alert_index = create_opensearch_store(settings.alert_store) if opensearch else None
     if alert_index is not None:
         indexer = AlertIndexer(PostgresAlertStore(sessions), alert_index)
         register_alert_indexer(broker, settings.alerting.alert_indexer, indexer)

@@ -16,7 +16,7 @@ from pydantic import ValidationError
 
 from libs.common.alertstore.changes import PendingChanges
 from libs.common.alertstore.indexer import AlertIndexer
-from libs.common.alertstore.opensearch import RETRIABLE
+from libs.common.alertstore.model import RETRIABLE_STATUSES
 from libs.common.contracts.alerts import AlertsChangedV1
 from libs.common.contracts.topics import ALERTS_CHANGED, CASE_EVENTS
 from libs.common.kafka import AT_LEAST_ONCE
@@ -71,7 +71,7 @@ def register_alert_indexer(
             except Exception:
                 outcome = None
                 log.exception("alert_indexer.batch_failed", size=len(records))
-            passing = outcome is None or any(f.status in RETRIABLE for f in outcome.failed)
+            passing = outcome is None or any(f.status in RETRIABLE_STATUSES for f in outcome.failed)
             if passing:
                 # Nothing committed: the batch is read again after the pause.
                 await msg.nack()

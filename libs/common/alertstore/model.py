@@ -82,6 +82,11 @@ class AlertPage:
     next_cursor: str | None
 
 
+# Item statuses worth sending again: the store is busy or failing, the document is fine.
+# "N/A" is opensearch-py's status for a request that got no answer at all.
+RETRIABLE_STATUSES: frozenset[int | str] = frozenset({429, 500, 502, 503, 504, "N/A"})
+
+
 @dataclass(frozen=True)
 class FailedItem:
     alert_id: str

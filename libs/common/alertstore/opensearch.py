@@ -22,6 +22,7 @@ from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt,
 from libs.common.alertstore import opensearch_layout as layout
 from libs.common.alertstore.cursor import Position, decode_cursor, encode_cursor
 from libs.common.alertstore.model import (
+    RETRIABLE_STATUSES,
     AlertDocument,
     AlertPage,
     AlertQuery,
@@ -34,9 +35,6 @@ from libs.common.logging import get_logger
 from libs.common.settings import AlertStoreKind, OpenSearchSettings
 
 log = get_logger(__name__)
-# Statuses worth sending again: the cluster is busy or failing, the document is fine.
-# "N/A" is opensearch-py's status for a request that got no answer at all.
-RETRIABLE = {429, 500, 502, 503, 504, "N/A"}
 MISSING_INDICES_OK = {"ignore_unavailable": "true", "allow_no_indices": "true"}
 
 
@@ -81,7 +79,7 @@ def classify(op_type: str, info: dict[str, Any]) -> str:
         return "ok"  # never indexed, or removed already: the wanted end state
     if status == 409:
         return "ok"  # only versioned writes conflict: a newer read is stored already
-    return "retry" if status in RETRIABLE else "failed"
+    return "retry" if status in RETRIABLE_STATUSES else "failed"
 
 
 class OpenSearchAlertStore:
