@@ -5,6 +5,7 @@ and secrets are wired, ports and service names agree."""
 from __future__ import annotations
 
 import importlib
+import json
 import os
 import re
 import shlex
@@ -215,6 +216,8 @@ def test_infrastructure_addresses_name_compose_services(name: str) -> None:
     redis_url = env.get(f"{ENV_PREFIX}REDIS__URL")
     if redis_url is not None:
         assert url_parts(redis_url).hostname == "redis"
+    for host in json.loads(env.get(f"{ENV_PREFIX}ALERT_STORE__OPENSEARCH__HOSTS", "[]")):
+        assert url_parts(host).hostname == "opensearch", host
 
 
 def test_executor_calls_the_cases_service(monkeypatch: pytest.MonkeyPatch) -> None:

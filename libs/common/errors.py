@@ -111,3 +111,11 @@ class StoredObjectMissing(DomainError):
 
     code = "stored_object_missing"
     status_code = 500
+
+
+class AlertStoreUnavailable(DomainError):
+    """The configured alert store (OpenSearch) did not answer; Postgres-backed reads of
+    cases and alert provenance still work."""
+
+    code = "alert_store_unavailable"
+    status_code = 503

@@ -7,6 +7,8 @@ anything: building a settings object only reads the environment.
 
 from __future__ import annotations
 
+from enum import StrEnum
+
 from pydantic import BaseModel, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -72,6 +74,37 @@ class ObjectStoreSettings(BaseModel):
     part_size_bytes: int = Field(default=8 * 1024 * 1024, ge=5 * 1024 * 1024, le=512 * 1024**2)
 
 
+class AlertStoreKind(StrEnum):
+    POSTGRES = "postgres"
+    OPENSEARCH = "opensearch"
+
+
+class OpenSearchSettings(BaseModel):
+    hosts: list[str] = Field(default_factory=lambda: ["http://127.0.0.1:9200"], min_length=1)
+    username: str | None = None
+    password: SecretStr | None = None
+    verify_certs: bool = True
+    ca_certs: str | None = None
+    # Indices are <index_prefix>-alerts-YYYY.MM.DD; lower case, as OpenSearch requires.
+    index_prefix: str = Field(default="casestream", pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")
+    number_of_shards: int = Field(default=1, ge=1, le=64)
+    number_of_replicas: int = Field(default=1, ge=0, le=8)
+    request_timeout_seconds: float = Field(default=10.0, gt=0, le=300)
+    bulk_chunk_size: int = Field(default=500, ge=1, le=10_000)
+    # Items refused with 429 or 5xx (or a failed request) are sent again, with backoff.
+    bulk_max_attempts: int = Field(default=5, ge=1, le=20)
+    bulk_initial_backoff_seconds: float = Field(default=0.5, ge=0, le=60)
+
+
+class AlertStoreSettings(BaseModel):
+    """Where alerts are searched: Postgres (the default, and always the system of record)
+    or OpenSearch, fed by alerting's alert indexer (docs/alert-store.md). Set the same
+    kind on every service."""
+
+    kind: AlertStoreKind = AlertStoreKind.POSTGRES
+    opensearch: OpenSearchSettings = OpenSearchSettings()
+
+
 class ApiCredential(BaseModel):
     """One API key, scoped to a tenant. `name` is the principal recorded in audit events."""
 
@@ -110,3 +143,4 @@ class CommonSettings(BaseSettings):
     log: LogSettings = LogSettings()
     outbox: OutboxSettings = OutboxSettings()
     object_store: ObjectStoreSettings = ObjectStoreSettings()
+    alert_store: AlertStoreSettings = AlertStoreSettings()

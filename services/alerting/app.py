@@ -2,12 +2,17 @@ from __future__ import annotations
 
 from faststream import FastStream
 
+from libs.common.alertstore.factory import create_opensearch_store
+from libs.common.alertstore.indexer import AlertIndexer
+from libs.common.alertstore.postgres import PostgresAlertStore
 from libs.common.casestore.store import CaseStore
 from libs.common.db.engine import create_engine, create_session_factory
 from libs.common.kafka import create_broker, ensure_topics
 from libs.common.outbox import OutboxRelay
+from libs.common.settings import AlertStoreKind
 from services.alerting.correlation.service import correlation_engine
 from services.alerting.handlers import register_handlers
+from services.alerting.indexer_handlers import register_alert_indexer
 from services.alerting.service import GroupingService
 from services.alerting.settings import AlertingSettings
 
@@ -17,11 +22,19 @@ def create_app(settings: AlertingSettings) -> FastStream:
     engine = create_engine(settings.database)
     sessions = create_session_factory(engine)
     relay = OutboxRelay(sessions, broker, settings.outbox)
+    opensearch = settings.alert_store.kind is AlertStoreKind.OPENSEARCH
     grouping = GroupingService(
         CaseStore(source="casestream/alerting"),
         correlation=correlation_engine(settings.alerting.correlation),
+        announce_changes=opensearch,
     )
     register_handlers(broker, settings.alerting, sessions, grouping, relay)
+    # Postgres stays the system of record; OpenSearch gets alerts after each commit,
+    # through the outbox and Kafka (docs/alert-store.md).
+    alert_index = create_opensearch_store(settings.alert_store) if opensearch else None
+    if alert_index is not None:
+        indexer = AlertIndexer(PostgresAlertStore(sessions), alert_index)
+        register_alert_indexer(broker, settings.alerting.alert_indexer, indexer)
     app = FastStream(broker, logger=None)
 
     @app.on_startup
@@ -38,6 +51,8 @@ def create_app(settings: AlertingSettings) -> FastStream:
 
     @app.after_shutdown
     async def close_database() -> None:
+        if alert_index is not None:
+            await alert_index.close()
         await engine.dispose()
 
     return app

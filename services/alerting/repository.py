@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import uuid
+from dataclasses import dataclass, field
+
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -82,16 +85,22 @@ async def save_slots(session: AsyncSession, tenant_id: str, slots: list[OpenSlot
     )
 
 
+@dataclass
+class CountedRepeats:
+    occurrences: int = 0
+    alert_ids: list[uuid.UUID] = field(default_factory=list)  # the alerts whose count grew
+
+
 async def count_repeats(
     session: AsyncSession, tenant_id: str, repeats: list[tuple[DetectionV1, str]]
-) -> int:
+) -> CountedRepeats:
     """Add each new occurrence to the count and last seen time of its alert, named by the
     alert's detection id (the repeat's own, or the fingerprint's first). An occurrence
     already counted (a redelivery), or the one that created the alert, adds nothing. Run
     after the batch's alerts are inserted."""
     counted = [(d, target) for d, target in repeats if d.occurrence_id]
     if not counted:
-        return 0
+        return CountedRepeats()
     result = await session.execute(
         text(
             "WITH new AS ("
@@ -109,7 +118,7 @@ async def count_repeats(
             "  last_seen = greatest(alerts.last_seen, per_alert.last)"
             " FROM per_alert WHERE alerts.tenant_id = CAST(:tenant AS varchar)"
             "  AND alerts.detection_id = per_alert.detection_id"
-            " RETURNING per_alert.n"
+            " RETURNING alerts.id, per_alert.n"
         ),
         {
             "tenant": tenant_id,
@@ -118,7 +127,8 @@ async def count_repeats(
             "seen": [d.ingested_at for d, _ in counted],
         },
     )
-    return sum(result.scalars())
+    rows = result.all()
+    return CountedRepeats(sum(row.n for row in rows), [row.id for row in rows])
 
 
 async def latest_by_fingerprint(

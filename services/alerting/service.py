@@ -5,12 +5,15 @@ Runs inside the message handler's transaction; it never commits."""
 
 from __future__ import annotations
 
+import uuid
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from libs.common.alertstore.changes import alerts_changed_outbox_rows
+from libs.common.casestore.events import record_events
 from libs.common.casestore.group_locks import lock_group_keys
 from libs.common.casestore.store import CaseGrowth, CaseOpening, CaseStore, NewAlert
 from libs.common.contracts.cases import CaseStatus
@@ -44,6 +47,8 @@ class BatchOutcome:
     repeats: int = 0  # of those, new occurrences added to their alert's count
     cases_opened: int = 0
     cases_grown: int = 0
+    # Per tenant, the alerts this batch stored or counted a repeat on.
+    changed: dict[str, set[uuid.UUID]] = field(default_factory=lambda: defaultdict(set))
 
 
 def _group_key(detection: DetectionV1, policy: GroupingPolicy) -> GroupKey:
@@ -61,9 +66,13 @@ class GroupingService:
         store: CaseStore,
         default_policy: AlertingPolicy = DEFAULT_POLICY,
         correlation: CorrelationEngine | None = None,
+        announce_changes: bool = False,
     ) -> None:
         self._store = store
         self._correlation = correlation
+        # While the alert store is OpenSearch: name the changed alerts in the outbox
+        # (alerts.changed.v1), in this transaction, for the alert indexer.
+        self._announce_changes = announce_changes
         # What applies to a tenant that never stored a policy (version 0).
         self._default = default_policy
 
@@ -82,6 +91,11 @@ class GroupingService:
                 raised = await self._correlation.correlate(session, tenant_id, by_tenant[tenant_id])
                 if raised:
                     await self._process_tenant(session, tenant_id, raised, outcome)
+        if self._announce_changes:
+            for tenant_id, alert_ids in sorted(outcome.changed.items()):
+                if alert_ids:
+                    rows = alerts_changed_outbox_rows(self._store.source, tenant_id, alert_ids)
+                    await record_events(session, self._store.source, [], rows)
         return outcome
 
     async def _policy(self, session: AsyncSession, tenant_id: str) -> tuple[int, AlertingPolicy]:
@@ -143,7 +157,9 @@ class GroupingService:
         await self._group(session, tenant_id, fresh, groups, applied, assessment, outcome)
         # After the inserts: a repeat of a detection first seen in this batch counts too.
         outcome.duplicates += len(repeats)
-        outcome.repeats += await repository.count_repeats(session, tenant_id, repeats)
+        counted = await repository.count_repeats(session, tenant_id, repeats)
+        outcome.repeats += counted.occurrences
+        outcome.changed[tenant_id].update(counted.alert_ids)
 
     async def _group(
         self,
@@ -230,6 +246,7 @@ class GroupingService:
             session, tenant_id, openings, growths, ACTOR, uncased
         )
         outcome.stored += len(written.inserted)
+        outcome.changed[tenant_id].update(written.inserted)
         outcome.cases_opened += len(openings)
         outcome.cases_grown += len(growths)
 

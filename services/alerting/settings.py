@@ -6,12 +6,22 @@ from libs.common.settings import CommonSettings
 from services.alerting.correlation.settings import CorrelationSettings
 
 
+class AlertIndexerSection(BaseModel):
+    """The consumer that feeds the OpenSearch alert store (only with that store)."""
+
+    consumer_group: str = "alert-indexer"
+    batch_max_records: int = Field(default=500, ge=1, le=10_000)
+    batch_timeout_ms: int = Field(default=200, ge=1)
+    retry_pause_seconds: float = Field(default=2.0, ge=0, le=300)
+
+
 class AlertingSection(BaseModel):
     consumer_group: str = "alerting"
     batch_max_records: int = Field(default=500, ge=1, le=10_000)
     batch_timeout_ms: int = Field(default=100, ge=1)
     # Correlation rules per tenant (docs/correlation.md); none configured: no correlation.
     correlation: CorrelationSettings = CorrelationSettings()
+    alert_indexer: AlertIndexerSection = AlertIndexerSection()
 
 
 class AlertingSettings(CommonSettings):

@@ -5,6 +5,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from libs.common.alertstore.factory import create_alert_store
 from libs.common.casestore.store import CaseStore
 from libs.common.db.engine import create_engine, create_session_factory
 from libs.common.errors import DomainError
@@ -14,6 +15,8 @@ from libs.common.logging import get_logger
 from libs.common.objectstore import ObjectStore
 from libs.common.outbox import OutboxRelay
 from services.cases.alerting_policy_api import router as alerting_policy_router
+from services.cases.alerts_api import router as alerts_router
+from services.cases.alerts_service import AlertSearchService
 from services.cases.api import router
 from services.cases.attachments_api import router as attachments_router
 from services.cases.attachments_service import AttachmentService
@@ -56,6 +59,7 @@ def create_app(settings: CasesSettings) -> FastAPI:
     verdicts = VerdictService(store)
     bulk_runner = BulkJobRunner(sessions, bulk_jobs, on_changed=relay.notify)
     objects = ObjectStore(settings.object_store)
+    alert_store = create_alert_store(settings.alert_store, sessions)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -77,6 +81,7 @@ def create_app(settings: CasesSettings) -> FastAPI:
             await scanner.stop()
             await relay.stop()
             await broker.stop()
+            await alert_store.close()
             await engine.dispose()
 
     app = FastAPI(title="Casestream cases", version="1", lifespan=lifespan)
@@ -89,6 +94,7 @@ def create_app(settings: CasesSettings) -> FastAPI:
     app.state.retention_purger = purger
     app.state.case_service = CaseService(store, settings.cases.listing.count_limit)
     app.state.verdict_service = verdicts
+    app.state.alert_search_service = AlertSearchService(alert_store)
     app.state.case_move_service = CaseMoveService(store)
     app.state.task_service = CaseTaskService(store)
     app.state.bulk_job_service = bulk_jobs
@@ -97,6 +103,7 @@ def create_app(settings: CasesSettings) -> FastAPI:
     install_error_handlers(app)
     app.include_router(bulk_router)
     app.include_router(router)
+    app.include_router(alerts_router)
     app.include_router(deletion_router)
     app.include_router(moves_router)
     app.include_router(tasks_router)

@@ -1,6 +1,7 @@
 """Alert topics. `alerts.v2`: every alert stored by alerting, with its case when it has
 one and the grouping decision that placed it. `alerts.v1` (deprecated, see
-docs/alert-topics.md): alerts with a case only, as its `case_id` is required."""
+docs/alert-topics.md): alerts with a case only, as its `case_id` is required.
+`alerts.changed.v1`: which alerts changed, for the alert indexer (OpenSearch only)."""
 
 from __future__ import annotations
 
@@ -78,3 +79,19 @@ class AlertV2(BaseModel):
     # None only for alerts written without a grouping decision.
     grouping: AlertGroupingV2 | None = None
     created_at: datetime
+
+
+ALERTS_CHANGED_EVENT_TYPE = "casestream.alerts.changed.v1"
+MAX_CHANGED_ALERTS = 1_000
+
+
+class AlertsChangedV1(BaseModel):
+    """Alerts that alerting stored or whose counts it changed in one committed batch,
+    with or without a case. Written to the outbox in the same transaction as the change,
+    only while the alert store is OpenSearch; its alert indexer re-reads these alerts from
+    Postgres and writes them to OpenSearch."""
+
+    schema_version: Literal[1] = 1
+    tenant_id: TenantId
+    alert_ids: list[uuid.UUID] = Field(min_length=1, max_length=MAX_CHANGED_ALERTS)
+    changed_at: datetime

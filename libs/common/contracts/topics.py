@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, TypeAdapter
 
-from libs.common.contracts.alerts import AlertV1, AlertV2
+from libs.common.contracts.alerts import AlertsChangedV1, AlertV1, AlertV2
 from libs.common.contracts.cases import CaseEventV1
 from libs.common.contracts.detections import DetectionV1
 
@@ -48,6 +48,12 @@ ALERTS_V2 = Topic(
     "Every alert as stored by alerting, with its case (if any) and its grouping decision.",
     AlertV2,
 )
+ALERTS_CHANGED = Topic(
+    "alerts.changed.v1",
+    "tenant",
+    "Ids of alerts stored or counted by alerting (only while the alert store is OpenSearch).",
+    AlertsChangedV1,
+)
 CASE_EVENTS = Topic(
     "cases.events.v1", "case_id", "Every case change, ordered per case.", CaseEventV1
 )
@@ -58,6 +64,7 @@ ALL_TOPICS: tuple[Topic, ...] = (
     DETECTIONS_DLQ,
     ALERTS,
     ALERTS_V2,
+    ALERTS_CHANGED,
     CASE_EVENTS,
 )
 

@@ -21,6 +21,8 @@ from libs.common.db.columns import (
     tz_column,
 )
 
+ALERT_ENTITY_KEYS_FUNCTION = "casestream_alert_entity_keys"
+
 
 class GroupingSlot(SQLModel, table=True):
     """The one open grouping slot per (tenant, group key): locked inside the grouping
@@ -88,6 +90,13 @@ class Alert(SQLModel, table=True):
             "fingerprint",
             "effective_time",
             postgresql_where=text("fingerprint IS NOT NULL"),
+        ),
+        # Alert search by entity or host (the alert store, GET /api/v1/alerts): each
+        # alert's "tenant/type=value" keys, folded like case_entities; function in 0019.
+        Index(
+            "ix_alerts_entity_keys",
+            text(f"{ALERT_ENTITY_KEYS_FUNCTION}(tenant_id, detection, host)"),
+            postgresql_using="gin",
         ),
     )
 
