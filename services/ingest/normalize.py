@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from libs.common.contracts.detections import (
     DetectionV1,
@@ -51,13 +52,67 @@ def fingerprint(document: dict[str, Any]) -> str:
     return "fp-" + hashlib.sha256(canonical.encode()).hexdigest()[:40]
 
 
-def normalize_native(
-    item: NativeDetection, document: dict[str, Any], tenant_id: str, now: datetime
-) -> DetectionV1:
-    event_time = item.timestamp
+class _NamedHost(Protocol):
+    @property
+    def name(self) -> str: ...
+
+
+class _Observable(Protocol):
+    @property
+    def dataType(self) -> str: ...
+
+    @property
+    def data(self) -> str: ...
+
+
+class NativeEntityFields(Protocol):
+    """What entities are taken from: `NativeDetection` and the fast path's Struct alike."""
+
+    @property
+    def host(self) -> _NamedHost | None: ...
+
+    @property
+    def user(self) -> dict[str, Any] | None: ...
+
+    @property
+    def process(self) -> dict[str, Any] | None: ...
+
+    @property
+    def file(self) -> dict[str, Any] | None: ...
+
+    @property
+    def registry(self) -> dict[str, Any] | None: ...
+
+    @property
+    def network(self) -> dict[str, Any] | None: ...
+
+    @property
+    def observables(self) -> Sequence[_Observable]: ...
+
+
+def native_severity(level: str | None) -> Severity:
+    return LEVEL_SEVERITY.get((level or "").lower(), Severity.MEDIUM)
+
+
+def native_times(
+    event_time: datetime | None, now: datetime
+) -> tuple[datetime | None, datetime, bool]:
+    """(event time, effective time, time fallback): no time, a naive time or one further
+    ahead than FUTURE_TOLERANCE falls back to ingest time."""
     fallback = (
         event_time is None or event_time.tzinfo is None or event_time > now + FUTURE_TOLERANCE
     )
+    return (
+        event_time if event_time is not None and event_time.tzinfo else None,
+        now if fallback or event_time is None else event_time,
+        fallback,
+    )
+
+
+def normalize_native(
+    item: NativeDetection, document: dict[str, Any], tenant_id: str, now: datetime
+) -> DetectionV1:
+    event_time, effective_time, fallback = native_times(item.timestamp, now)
     return DetectionV1(
         tenant_id=tenant_id,
         detection_id=item.detection_id or fingerprint(document),
@@ -68,30 +123,32 @@ def normalize_native(
         rule=RuleRefV1(
             id=item.rule.id, name=item.rule.title, source=item.source, level=item.rule.level
         ),
-        severity=LEVEL_SEVERITY.get((item.rule.level or "").lower(), Severity.MEDIUM),
-        event_time=event_time if event_time is not None and event_time.tzinfo else None,
-        effective_time=now if fallback or event_time is None else event_time,
+        severity=native_severity(item.rule.level),
+        event_time=event_time,
+        effective_time=effective_time,
         time_fallback=fallback,
         ingested_at=now,
         host=item.host.name if item.host else None,
         mitre=MitreV1(tactics=item.mitre.tactics, techniques=item.mitre.techniques),
-        entities=_entities(item),
+        # Constructed without validation: type and role are ours, the value is a
+        # non-empty string clipped to the contract's limit (~10 per detection, hot).
+        entities=[
+            EntityV1.model_construct(type=kind, value=value, role=role)
+            for kind, value, role in native_entities(item)
+        ],
         raw=document,
     )
 
 
-def _entities(item: NativeDetection) -> list[EntityV1]:
-    # The same entity from a fixed field and an observable counts once; the first role
-    # seen wins. Keyed by (type, value): a detection can carry hundreds of observables.
-    found: dict[tuple[EntityType, str], EntityV1] = {}
+def native_entities(item: NativeEntityFields) -> list[tuple[EntityType, str, str | None]]:
+    """(type, value, role) of each entity, values clipped to the contract's limit. The
+    same entity from a fixed field and an observable counts once; the first role seen
+    wins. Keyed by (type, value): a detection can carry hundreds of observables."""
+    found: dict[tuple[EntityType, str], str | None] = {}
 
     def add(kind: EntityType, value: str | None, role: str | None) -> None:
         if value and (kind, value) not in found:
-            # Constructed without validation: type and role are ours, the value is a
-            # non-empty string clipped to the contract's limit (~10 per detection, hot).
-            found[(kind, value)] = EntityV1.model_construct(
-                type=kind, value=value[:2_048], role=role
-            )
+            found[(kind, value)] = role
 
     add(EntityType.HOST, item.host.name if item.host else None, "target")
     add(EntityType.USER, _text(item.user, "name"), "actor")
@@ -106,7 +163,7 @@ def _entities(item: NativeDetection) -> list[EntityV1]:
             observable.data,
             None,
         )
-    return list(found.values())
+    return [(kind, value[:2_048], role) for (kind, value), role in found.items()]
 
 
 def _text(section: dict[str, Any] | None, field: str) -> str | None:
