@@ -144,25 +144,23 @@ def native_entities(item: NativeEntityFields) -> list[tuple[EntityType, str, str
     """(type, value, role) of each entity, values clipped to the contract's limit. The
     same entity from a fixed field and an observable counts once; the first role seen
     wins. Keyed by (type, value): a detection can carry hundreds of observables."""
+    candidates: list[tuple[EntityType, str | None, str | None]] = [
+        (EntityType.HOST, item.host.name if item.host else None, "target"),
+        (EntityType.USER, _text(item.user, "name"), "actor"),
+        (EntityType.PROCESS, _text(item.process, "image"), "actor"),
+        (EntityType.FILE, _text(item.file, "path"), "target"),
+        (EntityType.REGISTRY, _text(item.registry, "key"), "target"),
+        (EntityType.IP, _text(item.network, "src_ip"), "src"),
+        (EntityType.IP, _text(item.network, "dst_ip"), "dst"),
+    ]
+    candidates += [
+        (OBSERVABLE_TYPES.get(observable.dataType.lower(), EntityType.OTHER), observable.data, None)
+        for observable in item.observables
+    ]
     found: dict[tuple[EntityType, str], str | None] = {}
-
-    def add(kind: EntityType, value: str | None, role: str | None) -> None:
+    for kind, value, role in candidates:
         if value and (kind, value) not in found:
-            found[(kind, value)] = role
-
-    add(EntityType.HOST, item.host.name if item.host else None, "target")
-    add(EntityType.USER, _text(item.user, "name"), "actor")
-    add(EntityType.PROCESS, _text(item.process, "image"), "actor")
-    add(EntityType.FILE, _text(item.file, "path"), "target")
-    add(EntityType.REGISTRY, _text(item.registry, "key"), "target")
-    add(EntityType.IP, _text(item.network, "src_ip"), "src")
-    add(EntityType.IP, _text(item.network, "dst_ip"), "dst")
-    for observable in item.observables:
-        add(
-            OBSERVABLE_TYPES.get(observable.dataType.lower(), EntityType.OTHER),
-            observable.data,
-            None,
-        )
+            found[kind, value] = role
     return [(kind, value[:2_048], role) for (kind, value), role in found.items()]
 
 
