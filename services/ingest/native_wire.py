@@ -18,7 +18,7 @@ import msgspec
 from msgspec import UNSET, Meta, Raw, Struct, UnsetType
 from pydantic import TypeAdapter, ValidationError
 
-from libs.common.contracts.detections import EntityType, Severity, detection_partition_key
+from libs.common.contracts.detections import detection_partition_key
 from services.ingest.adapters import (
     SNIFF_KEYS,
     SNIFF_PREFIXES,
@@ -28,7 +28,7 @@ from services.ingest.adapters import (
     detect_adapter,
 )
 from services.ingest.entity_rules import EntityExtractor
-from services.ingest.normalize import FORMAT, native_entities, native_severity, native_times
+from services.ingest.normalize import FORMAT, native_entities, native_severity_text, native_times
 
 # The limits of NativeDetection, tightened where DetectionV1's are tighter: the rule
 # title is also the contract's rule name (512). Past one, the pydantic path rejects.
@@ -111,7 +111,7 @@ class MitreOut(Struct):
 
 
 class EntityOut(Struct):
-    type: EntityType
+    type: str  # an EntityType value
     value: str
     role: str | None
 
@@ -128,7 +128,7 @@ class DetectionOut(Struct):
     title: str
     description: str | None
     rule: RuleOut
-    severity: Severity
+    severity: str  # a Severity value
     priority: int | None
     # Datetimes come pre-encoded by pydantic, so they read exactly as the model writes them.
     event_time: Raw
@@ -231,7 +231,7 @@ class NativeWire:
             title=rule.title,
             description=None if rule.description is UNSET else rule.description,
             rule=RuleOut(id=rule.id, name=rule.title, source=item.source, level=level),
-            severity=native_severity(level),
+            severity=native_severity_text(level),
             priority=None,
             event_time=event_json,
             effective_time=batch.now_json if effective_time is batch.now else event_json,

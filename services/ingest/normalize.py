@@ -46,6 +46,22 @@ OBSERVABLE_TYPES = {
 }
 
 
+# The same tables keyed and valued by plain strings, for the per-detection work: an enum
+# member hashes and reads its value through Python code (microseconds on this path).
+_SEVERITY_TEXT = {word: severity.value for word, severity in LEVEL_SEVERITY.items()}
+_OBSERVABLE_KINDS = {data_type: kind.value for data_type, kind in OBSERVABLE_TYPES.items()}
+ENTITY_TYPES = {kind.value: kind for kind in EntityType}
+_HOST, _USER, _PROCESS, _FILE, _REGISTRY, _IP, _OTHER = (
+    EntityType.HOST.value,
+    EntityType.USER.value,
+    EntityType.PROCESS.value,
+    EntityType.FILE.value,
+    EntityType.REGISTRY.value,
+    EntityType.IP.value,
+    EntityType.OTHER.value,
+)
+
+
 def fingerprint(document: dict[str, Any]) -> str:
     """Deterministic id for a detection whose source gave none: same content, same id."""
     canonical = json.dumps(document, sort_keys=True, separators=(",", ":"), default=str)
@@ -94,6 +110,11 @@ def native_severity(level: str | None) -> Severity:
     return LEVEL_SEVERITY.get((level or "").lower(), Severity.MEDIUM)
 
 
+def native_severity_text(level: str | None) -> str:
+    """`native_severity(level).value`, without touching the enum."""
+    return _SEVERITY_TEXT.get((level or "").lower(), "medium")
+
+
 def native_times(
     event_time: datetime | None, now: datetime
 ) -> tuple[datetime | None, datetime, bool]:
@@ -133,31 +154,32 @@ def normalize_native(
         # Constructed without validation: type and role are ours, the value is a
         # non-empty string clipped to the contract's limit (~10 per detection, hot).
         entities=[
-            EntityV1.model_construct(type=kind, value=value, role=role)
+            EntityV1.model_construct(type=ENTITY_TYPES[kind], value=value, role=role)
             for kind, value, role in native_entities(item)
         ],
         raw=document,
     )
 
 
-def native_entities(item: NativeEntityFields) -> list[tuple[EntityType, str, str | None]]:
-    """(type, value, role) of each entity, values clipped to the contract's limit. The
-    same entity from a fixed field and an observable counts once; the first role seen
-    wins. Keyed by (type, value): a detection can carry hundreds of observables."""
-    candidates: list[tuple[EntityType, str | None, str | None]] = [
-        (EntityType.HOST, item.host.name if item.host else None, "target"),
-        (EntityType.USER, _text(item.user, "name"), "actor"),
-        (EntityType.PROCESS, _text(item.process, "image"), "actor"),
-        (EntityType.FILE, _text(item.file, "path"), "target"),
-        (EntityType.REGISTRY, _text(item.registry, "key"), "target"),
-        (EntityType.IP, _text(item.network, "src_ip"), "src"),
-        (EntityType.IP, _text(item.network, "dst_ip"), "dst"),
+def native_entities(item: NativeEntityFields) -> list[tuple[str, str, str | None]]:
+    """(type, value, role) of each entity, the type as its `EntityType` value, values
+    clipped to the contract's limit. The same entity from a fixed field and an observable
+    counts once; the first role seen wins. Keyed by (type, value): a detection can carry
+    hundreds of observables."""
+    candidates: list[tuple[str, str | None, str | None]] = [
+        (_HOST, item.host.name if item.host else None, "target"),
+        (_USER, _text(item.user, "name"), "actor"),
+        (_PROCESS, _text(item.process, "image"), "actor"),
+        (_FILE, _text(item.file, "path"), "target"),
+        (_REGISTRY, _text(item.registry, "key"), "target"),
+        (_IP, _text(item.network, "src_ip"), "src"),
+        (_IP, _text(item.network, "dst_ip"), "dst"),
     ]
     candidates += [
-        (OBSERVABLE_TYPES.get(observable.dataType.lower(), EntityType.OTHER), observable.data, None)
+        (_OBSERVABLE_KINDS.get(observable.dataType.lower(), _OTHER), observable.data, None)
         for observable in item.observables
     ]
-    found: dict[tuple[EntityType, str], str | None] = {}
+    found: dict[tuple[str, str], str | None] = {}
     for kind, value, role in candidates:
         if value and (kind, value) not in found:
             found[kind, value] = role

@@ -192,11 +192,12 @@ def _rejected(index: int, detection_id: str, reason: str) -> ItemOutcome:
 
 
 def _response(results: list[ItemOutcome]) -> IngestOutcome:
-    counts = Counter(result.status for result in results)
+    # Counted by the statuses' text: hashing an enum member runs Python code.
+    counts = Counter(result.status.value for result in results)
     return IngestOutcome(
-        accepted=counts[ItemStatus.ACCEPTED],
-        duplicates=counts[ItemStatus.DUPLICATE],
-        rejected=counts[ItemStatus.REJECTED],
+        accepted=counts[ItemStatus.ACCEPTED.value],
+        duplicates=counts[ItemStatus.DUPLICATE.value],
+        rejected=counts[ItemStatus.REJECTED.value],
         items=results,
     )
 
