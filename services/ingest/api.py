@@ -28,12 +28,14 @@ async def read_body(request: Request) -> bytes:
     limit = request.app.state.settings.ingest.max_body_bytes
     if int(request.headers.get("content-length") or 0) > limit:
         raise PayloadTooLarge("request body too large", limit_bytes=limit)
-    body = bytearray()
+    chunks: list[bytes] = []
+    size = 0
     async for chunk in request.stream():
-        body += chunk
-        if len(body) > limit:
+        chunks.append(chunk)
+        size += len(chunk)
+        if size > limit:
             raise PayloadTooLarge("request body too large", limit_bytes=limit)
-    return bytes(body)
+    return b"".join(chunks)  # one copy: growing a bytearray copies megabytes repeatedly
 
 
 def documents_in(request: Request, body: bytes) -> Documents:

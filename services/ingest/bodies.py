@@ -137,7 +137,7 @@ def _raw_items(body: bytes, ndjson: bool) -> list[Any] | None:
             return [_RAW_VALUE.decode(line) for line in body.splitlines() if line.strip()]
         head = body.lstrip()[:1]
         if head == b"[":
-            return list(_RAW_ARRAY.decode(body))
+            return _RAW_ARRAY.decode(body)
         if head == b"{":
             return [_RAW_VALUE.decode(body)]
     except (msgspec.DecodeError, RecursionError):

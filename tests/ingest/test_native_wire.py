@@ -217,6 +217,18 @@ def test_an_escaped_prefixed_key_is_still_seen() -> None:
     assert slow.startswith("invalid_detection: ecs: ")  # sniffed as ECS
 
 
+def test_a_number_beyond_float_range_stays_as_sent() -> None:
+    # The documented difference (README, "What is published"): re-encoding writes null.
+    body = b'[{"detection_id": "d", "rule": {"id": "r", "title": "T"}, "raw": {"x": 1e400}}]'
+    ((fast, slow),) = both_paths(body)
+    assert fast is not None
+    assert isinstance(slow, DetectionV1)
+    assert b'"raw":{"detection_id": "d"' in fast
+    assert b'{"x": 1e400}' in fast
+    assert json.loads(encode_detection(slow, LIMIT))["raw"]["raw"] == {"x": None}
+    assert DetectionV1.model_validate_json(fast).raw["raw"] == {"x": float("inf")}
+
+
 def test_entity_rules_for_the_source_send_it_the_pydantic_way() -> None:
     extractor = EntityExtractor({"sigma": [EntityRule(path="$.raw.User", type="user")]})
     body = json.dumps(corpus()[:3]).encode()
