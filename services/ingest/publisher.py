@@ -10,7 +10,7 @@ from typing import Any, NamedTuple
 
 from aiokafka import AIOKafkaProducer
 
-from libs.common.contracts.detections import DETECTION_EVENT_TYPE
+from libs.common.contracts.detections import DETECTION_EVENT_TYPE, DetectionV1
 from libs.common.contracts.envelope import CONTENT_TYPE, SPEC_VERSION
 from libs.common.contracts.topics import DETECTIONS
 from libs.common.kafka import create_producer, murmur2_partitioner
@@ -52,6 +52,12 @@ class DetectionHeaders:
             *self._after_id,
             ("ce_subject", detection_id.encode()),
         ]
+
+
+def kafka_headers(detection: DetectionV1) -> Headers:
+    """The headers of one detection published on its own (tests, tools)."""
+    headers = DetectionHeaders(detection.tenant_id, detection.ingested_at)
+    return headers.of(detection.occurrence_id or new_event_ids(1)[0], detection.detection_id)
 
 
 # Random UUIDs (version 4, RFC 4122 variant) made in bulk: `str(uuid.uuid4())` costs
