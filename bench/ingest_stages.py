@@ -166,7 +166,7 @@ def fast_path(stages: Stages, bodies: list[bytes], now: datetime) -> list[Outgoi
     )
     ids = stages.time(path, "event ids (bulk)", lambda: new_event_ids(len(raws)))
     batch = native_wire.WireBatch("bench", now)
-    wire = native_wire.NativeWire(EntityExtractor(), 900_000)
+    wire = native_wire.NativeWire(EntityExtractor())
     values = stages.time(
         path,
         "normalize + encode with raw spliced in",

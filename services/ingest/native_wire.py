@@ -169,9 +169,10 @@ _NATIVE = adapter_named(FORMAT)
 
 
 class NativeWire:
-    def __init__(self, extractor: EntityExtractor, max_detection_bytes: int) -> None:
+    """The fast path; the caller checks the message's size as for the pydantic path."""
+
+    def __init__(self, extractor: EntityExtractor) -> None:
         self._extractor = extractor
-        self._max_detection_bytes = max_detection_bytes
 
     def encode(
         self,

@@ -45,7 +45,7 @@ class RawTopicIngest:
         self._broker = broker
         self._extractor = extractor
         self._max_detection_bytes = max_detection_bytes
-        self._native = NativeWire(extractor, max_detection_bytes)
+        self._native = NativeWire(extractor)
 
     async def ingest_records(self, records: tuple[Any, ...]) -> RawBatchOutcome:
         """Dead-letter what is unusable, publish the rest; raises BrokerUnavailable if the

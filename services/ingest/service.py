@@ -102,7 +102,7 @@ class IngestService:
         self._extractor = extractor
         self._duplicates = duplicates
         self._max_detection_bytes = max_detection_bytes
-        self._native = NativeWire(extractor, max_detection_bytes)
+        self._native = NativeWire(extractor)
 
     async def ingest(
         self, tenant_id: str, documents: Documents, declared: FormatAdapter | None = None

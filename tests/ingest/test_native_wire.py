@@ -54,7 +54,7 @@ def both_paths(
     extractor = extractor or EntityExtractor()
     adapter = adapter_named(declared) if declared else None
     documents = split_documents(body, "application/json", 10_000)
-    wire = NativeWire(extractor, LIMIT)
+    wire = NativeWire(extractor)
     pairs: list[tuple[bytes | None, DetectionV1 | str]] = []
     for index, item in enumerate(documents.items):
         fast = None
