@@ -74,7 +74,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             },
         )
         services = ServiceProcesses(config, names=("ingest",))
-        await asyncio.to_thread(services.start)
+        await asyncio.to_thread(services.start, 180.0)
         try:
             pid = services.processes["ingest"].pid
             assert pid is not None

@@ -155,6 +155,9 @@ class EntityExtractor:
             found += self._by_key.get(WILDCARD, ())
         return found
 
+    def has_rules_for(self, source: str, format_name: str) -> bool:
+        return bool(self._by_key) and bool(self._rules_for(source, format_name))
+
     def apply(self, detection: DetectionV1) -> DetectionV1:
         """The detection with the rules' entities appended after the adapter's (each
         (type, value) once, first wins); the same object when no rule adds anything."""

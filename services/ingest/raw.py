@@ -17,10 +17,12 @@ from libs.common.contracts.detections import DetectionV1
 from libs.common.contracts.envelope import decode_headers
 from libs.common.errors import BrokerUnavailable
 from libs.common.kafka import dead_letter_record
-from services.ingest.adapters import AdapterError, adapter_named
+from services.ingest.adapters import AdapterError, FormatAdapter, adapter_named
+from services.ingest.bodies import unparsed_object
 from services.ingest.entity_rules import EntityExtractor
-from services.ingest.publisher import DetectionPublisher, EncodedDetection
-from services.ingest.service import encode_detection, validate_item
+from services.ingest.native_wire import NativeWire, WireBatch
+from services.ingest.publisher import DetectionHeaders, DetectionPublisher, OutgoingDetection
+from services.ingest.service import encode_detection, too_large, validate_item
 
 TENANT_HEADERS = ("ce_tenantid", "tenant")
 
@@ -43,24 +45,23 @@ class RawTopicIngest:
         self._broker = broker
         self._extractor = extractor
         self._max_detection_bytes = max_detection_bytes
+        self._native = NativeWire(extractor)
 
     async def ingest_records(self, records: tuple[Any, ...]) -> RawBatchOutcome:
         """Dead-letter what is unusable, publish the rest; raises BrokerUnavailable if the
         broker did not acknowledge every detection (the caller then retries the batch)."""
         now = datetime.now(UTC)
         outcome = RawBatchOutcome()
-        valid: list[EncodedDetection] = []
+        valid: list[OutgoingDetection] = []
+        per_tenant: dict[str, tuple[WireBatch, DetectionHeaders]] = {}
         for record in records:
             headers = decode_headers(record.headers)
-            result = self._convert(record.value, headers, now)
-            if isinstance(result, DetectionV1):
-                # The record's place in the topic: a redelivery of it is the same occurrence.
-                result.occurrence_id = f"{record.topic}/{record.partition}/{record.offset}"
-                payload = encode_detection(result, self._max_detection_bytes)
-                if isinstance(payload, bytes):
-                    valid.append((result, payload))
-                    continue
-                result = payload
+            # The record's place in the topic: a redelivery of it is the same occurrence.
+            occurrence_id = f"{record.topic}/{record.partition}/{record.offset}"
+            result = self._convert(record.value or b"", headers, now, occurrence_id, per_tenant)
+            if isinstance(result, OutgoingDetection):
+                valid.append(result)
+                continue
             await dead_letter_record(self._broker, record, result)
             outcome.dead_lettered += 1
         failures = await self._publisher.publish(valid)
@@ -70,20 +71,49 @@ class RawTopicIngest:
         return outcome
 
     def _convert(
-        self, value: bytes | None, headers: dict[str, str], now: datetime
-    ) -> DetectionV1 | str:
+        self,
+        value: bytes,
+        headers: dict[str, str],
+        now: datetime,
+        occurrence_id: str,
+        per_tenant: dict[str, tuple[WireBatch, DetectionHeaders]],
+    ) -> OutgoingDetection | str:
         tenant_id = next((headers[h] for h in TENANT_HEADERS if headers.get(h)), None)
         if tenant_id is None:
             return "missing_tenant: set the ce_tenantid header"
-        try:
-            document = json.loads(value or b"")
-        except (ValueError, UnicodeDecodeError) as error:  # ValueError: e.g. huge integers
-            return f"invalid_json: {error}"
+        if tenant_id not in per_tenant:
+            per_tenant[tenant_id] = (WireBatch(tenant_id, now), DetectionHeaders(tenant_id, now))
+        batch, event_headers = per_tenant[tenant_id]
+        declared: FormatAdapter | None = None
+        format_error: str | None = None
         try:
             declared = adapter_named(headers["format"]) if headers.get("format") else None
         except AdapterError as error:
-            return f"invalid_format: {error.reason}"
+            format_error = f"invalid_format: {error.reason}"
+        documents = None if format_error else unparsed_object(value)
+        if documents is not None:
+            fast = self._native.encode(
+                documents.items[0], batch, occurrence_id, declared, documents.prefixed_keys
+            )
+            if fast is not None:
+                return too_large(len(fast.value), self._max_detection_bytes) or OutgoingDetection(
+                    fast.partition_key,
+                    fast.value,
+                    event_headers.of(occurrence_id, fast.detection_id),
+                )
+        try:
+            document = json.loads(value)
+        except (ValueError, UnicodeDecodeError) as error:  # ValueError: e.g. huge integers
+            return f"invalid_json: {error}"
+        if format_error:
+            return format_error
         result = validate_item(0, document, tenant_id, now, declared, self._extractor)
-        if isinstance(result, DetectionV1):
-            return result
-        return result.reason or "invalid_detection"
+        if not isinstance(result, DetectionV1):
+            return result.reason or "invalid_detection"
+        result.occurrence_id = occurrence_id
+        payload = encode_detection(result, self._max_detection_bytes)
+        if isinstance(payload, str):
+            return payload
+        return OutgoingDetection(
+            result.partition_key(), payload, event_headers.of(occurrence_id, result.detection_id)
+        )

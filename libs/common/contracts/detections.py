@@ -99,4 +99,9 @@ class DetectionV1(BaseModel):
     raw: dict[str, Any] = Field(default_factory=dict)
 
     def partition_key(self) -> bytes:
-        return f"{self.tenant_id}:{self.host or '-'}".encode()
+        return detection_partition_key(self.tenant_id, self.host)
+
+
+def detection_partition_key(tenant_id: str, host: str | None) -> bytes:
+    """Tenant plus main entity (host): related detections meet on one partition."""
+    return f"{tenant_id}:{host or '-'}".encode()

@@ -21,7 +21,15 @@ from services.ingest.adapters import (
 )
 from services.ingest.adapters.base import AdapterError, FormatAdapter
 
-__all__ = ["ADAPTERS", "AdapterError", "FormatAdapter", "adapter_named", "detect_adapter"]
+__all__ = [
+    "ADAPTERS",
+    "SNIFF_KEYS",
+    "SNIFF_PREFIXES",
+    "AdapterError",
+    "FormatAdapter",
+    "adapter_named",
+    "detect_adapter",
+]
 
 ADAPTERS: tuple[FormatAdapter, ...] = (
     ocsf.ADAPTER,
@@ -35,6 +43,25 @@ ADAPTERS: tuple[FormatAdapter, ...] = (
     native.ADAPTER,
 )
 _BY_NAME = {adapter.name: adapter for adapter in ADAPTERS}
+
+# Every top-level key some adapter's `matches` reads, and the key prefixes one looks for
+# by walking all keys (ECS). `detect_adapter` on a document cut down to these keys picks
+# what it picks on the whole document: the native fast path sniffs with such a cut-down
+# view (services/ingest/native_wire.py). A new matcher reading another key adds it here;
+# tests/ingest/test_native_wire.py fails until it does.
+SNIFF_KEYS = frozenset(
+    {
+        *("class_uid",),  # ocsf
+        *("data", "detect_id", "cat", "routing"),  # limacharlie
+        *("sourceRef",),  # thehive
+        *("sid", "results_link", "search_name"),  # splunk
+        *("event_type", "alert"),  # suricata
+        *("_path", "note", "msg", "ts"),  # zeek
+        *("rule", "agent", "manager"),  # wazuh, native
+        *("kibana", "kibana.alert", "signal", "signal.rule", "event", "event.kind"),  # ecs
+    }
+)
+SNIFF_PREFIXES = ("kibana.alert",)
 
 
 def adapter_named(name: str) -> FormatAdapter:

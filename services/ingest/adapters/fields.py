@@ -3,6 +3,7 @@ typed result or None, so adapters never index into something that is not there."
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import math
 import re
@@ -52,22 +53,26 @@ TACTIC_ID = re.compile(r"^ta\d{4}$", re.IGNORECASE)
 
 def lookup(node: Any, path: str) -> Any:
     """`a.b.c` through nested objects *and* dotted keys (`{"a.b": {"c": 1}}`), as
-    Elasticsearch documents mix both."""
-    return _walk(node, path.split("."))
-
-
-def _walk(node: Any, parts: list[str]) -> Any:
-    if not parts:
-        return node
+    Elasticsearch documents mix both: the longest dotted key first, then shorter ones."""
     if not isinstance(node, dict):
         return None
-    for cut in range(len(parts), 0, -1):
-        key = ".".join(parts[:cut])
+    for key, rest in _cuts(path):
         if key in node:
-            found = _walk(node[key], parts[cut:])
+            found = node[key] if rest is None else lookup(node[key], rest)
             if found is not None:
                 return found
     return None
+
+
+@functools.lru_cache(maxsize=1_024)
+def _cuts(path: str) -> tuple[tuple[str, str | None], ...]:
+    """Each way to split `path` into a key and the rest, longest key first. Cached: the
+    paths are the adapters' constants, and sniffing runs them on every document."""
+    parts = path.split(".")
+    return tuple(
+        (".".join(parts[:cut]), ".".join(parts[cut:]) if cut < len(parts) else None)
+        for cut in range(len(parts), 0, -1)
+    )
 
 
 def as_dict(value: Any) -> dict[str, Any]:
