@@ -22,6 +22,9 @@ from libs.embedded.process import BackgroundProcess, EmbeddedStartError
 from libs.embedded.s3 import S3Endpoint
 
 SERVICES = ("ingest", "alerting", "cases", "notifier", "executor")
+# Importing a service takes a few seconds on an idle machine and, as seen on a 2-core
+# machine shared with several test runs, 20-50 s under load: wait long enough for both.
+START_TIMEOUT_SECONDS = 180.0
 HTTP_SERVICES = ("ingest", "cases")
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -143,7 +146,16 @@ class ServiceProcesses:
             for name in names
         }
 
-    def start(self, timeout: float = 30.0) -> None:
+    def start(self, timeout: float = START_TIMEOUT_SECONDS) -> None:
+        """Start every service and wait until each HTTP one answers; on any failure the
+        ones already started are stopped again, so a failed start leaves nothing behind."""
+        try:
+            self._start(timeout)
+        except BaseException:
+            self.stop()
+            raise
+
+    def _start(self, timeout: float) -> None:
         for process in self.processes.values():
             process.start()
         ports = {"ingest": self.config.ingest_port, "cases": self.config.cases_port}
