@@ -3,9 +3,7 @@ every few seconds, so the list's counts stay a read of a few rows per group."""
 
 from __future__ import annotations
 
-import asyncio
-
-from libs.common.background import BackgroundLoop
+from libs.common.background import PeriodicLoop
 from libs.common.casestore import counts
 from libs.common.db.engine import SessionFactory, transaction
 from libs.common.logging import get_logger
@@ -18,7 +16,14 @@ class CountCompactor:
     def __init__(self, sessions: SessionFactory, settings: CountCompactionSettings) -> None:
         self._sessions = sessions
         self._settings = settings
-        self._loop = BackgroundLoop("case-count-compaction", self.run)
+        # Postgres away: counts stay right (only less compact); tried again next tick.
+        self._loop = PeriodicLoop(
+            "case-count-compaction",
+            self.compact_once,
+            settings.interval_seconds,
+            enabled=settings.enabled,
+            failure_event="case_counts.compaction_failed",
+        )
 
     async def compact_once(self) -> int:
         async with transaction(self._sessions) as session:
@@ -27,20 +32,8 @@ class CountCompactor:
             log.debug("case_counts.compacted", rows=folded)
         return folded
 
-    async def run(self) -> None:
-        while True:
-            try:
-                await self.compact_once()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                # Postgres away: counts stay right (only less compact); try again later.
-                log.exception("case_counts.compaction_failed")
-            await asyncio.sleep(self._settings.interval_seconds)
-
     def start(self) -> None:
-        if self._settings.enabled:
-            self._loop.start()
+        self._loop.start()
 
     async def stop(self) -> None:
         await self._loop.stop()

@@ -9,14 +9,13 @@ write then goes through the case store with the case's own tenant."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from libs.common.background import BackgroundLoop
+from libs.common.background import PeriodicLoop
 from libs.common.casestore.store import CaseStore
 from libs.common.db.engine import SessionFactory, transaction
 from libs.common.logging import get_logger
@@ -50,7 +49,14 @@ class SlaScanner:
         self._settings = settings
         self._clock = clock
         self._on_recorded = on_recorded  # wakes the outbox relay after a commit
-        self._loop = BackgroundLoop("sla-scanner", self.run)
+        # Postgres away or a bad row: nothing was committed; the next tick retries.
+        self._loop = PeriodicLoop(
+            "sla-scanner",
+            self.scan_once,
+            settings.interval_seconds,
+            enabled=settings.enabled,
+            failure_event="sla.scan_failed",
+        )
 
     async def scan_once(self) -> int:
         """Record what is owed now (SLA notices, then auto-closes), up to one batch of
@@ -95,20 +101,8 @@ class SlaScanner:
             )
         return closed
 
-    async def run(self) -> None:
-        while True:
-            try:
-                await self.scan_once()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                # Postgres away or a bad row: nothing was committed; the next tick retries.
-                log.exception("sla.scan_failed")
-            await asyncio.sleep(self._settings.interval_seconds)
-
     def start(self) -> None:
-        if self._settings.enabled:
-            self._loop.start()
+        self._loop.start()
 
     async def stop(self) -> None:
         await self._loop.stop()
