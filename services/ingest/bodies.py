@@ -56,6 +56,10 @@ class Documents:
     prefixed_keys: bool = True
 
 
+# Python's json parser recurses per nesting level; past its limit it raises RecursionError.
+TOO_DEEP = "nested too deeply"
+
+
 def parse_documents(body: bytes, content_type: str, max_items: int) -> list[Any]:
     if content_type in NDJSON_TYPES:
         documents = _ndjson(body)
@@ -65,6 +69,8 @@ def parse_documents(body: bytes, content_type: str, max_items: int) -> list[Any]
         # ValueError too: json refuses integers of more than 4,300 digits with a plain one.
         except (ValueError, UnicodeDecodeError) as error:
             raise InvalidInput(f"body is not valid JSON: {error}") from error
+        except RecursionError as error:
+            raise InvalidInput(f"body is not valid JSON: {TOO_DEEP}") from error
         documents = parsed if isinstance(parsed, list) else [parsed]
     else:
         raise UnsupportedMediaType(
@@ -89,6 +95,8 @@ def _ndjson(body: bytes) -> list[Any]:
             documents.append(json.loads(line))
         except (ValueError, UnicodeDecodeError) as error:
             documents.append(UnparseableLine(f"invalid_json: line {number}: {error}"))
+        except RecursionError:
+            documents.append(UnparseableLine(f"invalid_json: line {number}: {TOO_DEEP}"))
     return documents
 
 

@@ -18,7 +18,7 @@ from libs.common.contracts.envelope import decode_headers
 from libs.common.errors import BrokerUnavailable
 from libs.common.kafka import dead_letter_record
 from services.ingest.adapters import AdapterError, FormatAdapter, adapter_named
-from services.ingest.bodies import unparsed_object
+from services.ingest.bodies import TOO_DEEP, unparsed_object
 from services.ingest.entity_rules import EntityExtractor
 from services.ingest.native_wire import NativeWire, WireBatch
 from services.ingest.publisher import DetectionHeaders, DetectionPublisher, OutgoingDetection
@@ -105,6 +105,8 @@ class RawTopicIngest:
             document = json.loads(value)
         except (ValueError, UnicodeDecodeError) as error:  # ValueError: e.g. huge integers
             return f"invalid_json: {error}"
+        except RecursionError:
+            return f"invalid_json: {TOO_DEEP}"
         if format_error:
             return format_error
         result = validate_item(0, document, tenant_id, now, declared, self._extractor)

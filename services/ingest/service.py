@@ -17,7 +17,7 @@ from libs.common.contracts.detections import DetectionV1
 from libs.common.errors import BrokerUnavailable, InvalidInput
 from libs.common.logging import get_logger
 from services.ingest.adapters import AdapterError, FormatAdapter, adapter_named, detect_adapter
-from services.ingest.bodies import Documents, UnparseableLine
+from services.ingest.bodies import TOO_DEEP, Documents, UnparseableLine
 from services.ingest.duplicates import DuplicateWindow
 from services.ingest.entity_rules import EntityExtractor
 from services.ingest.native_wire import NativeWire, WireBatch
@@ -134,7 +134,7 @@ class IngestService:
                         )
                         published.append((index, wire.detection_id))
                     continue
-                document = json.loads(bytes(document))  # what the pydantic path always read
+                document = _document(bytes(document))  # what the pydantic path always read
             outcome = validate_item(index, document, tenant_id, now, declared, self._extractor)
             if not isinstance(outcome, DetectionV1):
                 results.append(outcome)
@@ -205,3 +205,12 @@ def _response(results: list[ItemOutcome]) -> IngestOutcome:
 def _claimed_id(document: dict[str, Any]) -> str | None:
     value = document.get("detection_id")
     return value[:256] if isinstance(value, str) else None
+
+
+def _document(element: bytes) -> Any:
+    """One element of a JSON array body (already split, so known to be JSON) as Python
+    reads it, or a rejection when it nests deeper than the parser recurses."""
+    try:
+        return json.loads(element)
+    except RecursionError:
+        return UnparseableLine(f"invalid_json: {TOO_DEEP}")

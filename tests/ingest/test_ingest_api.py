@@ -293,3 +293,26 @@ async def test_bad_encodings_are_named(
     )
     assert response.status_code == status
     assert message in response.json()["message"]
+
+
+async def test_json_nested_past_the_parser_is_rejected_not_a_server_error(
+    client: httpx.AsyncClient, samples: list[dict[str, Any]]
+) -> None:
+    deep = b"[" * 20_000 + b"]" * 20_000
+    # A JSON body is read whole: like any body Python cannot read, it is refused whole.
+    for body in (deep, b"[" + json.dumps(samples[2]).encode() + b"," + deep + b"]"):
+        refused = await client.post(
+            "/api/v1/detections", content=body, headers={"content-type": "application/json"}
+        )
+        assert (refused.status_code, refused.json()["code"]) == (422, "invalid_input")
+        assert "nested too deeply" in refused.json()["message"]
+    # NDJSON lines stand alone: only the deep line is refused.
+    response = await client.post(
+        "/api/v1/detections",
+        content=json.dumps(samples[3]).encode() + b"\n" + deep + b"\n",
+        headers={"content-type": "application/x-ndjson"},
+    )
+    assert response.status_code == 202, response.text
+    items = response.json()["items"]
+    assert [i["status"] for i in items] == ["accepted", "rejected"]
+    assert items[1]["reason"] == "invalid_json: line 2: nested too deeply"
