@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from libs.common.casestore import attachments, preservation, repository
+from libs.common.casestore import attachments, notices, preservation, repository
 from libs.common.casestore.attachments import NewAttachment
 from libs.common.casestore.batch import (
     CaseGrowth,
@@ -37,15 +37,12 @@ from libs.common.casestore.lifecycle import (
 from libs.common.casestore.merging import MergeOutcome, UnmergeOutcome, merge_cases, unmerge_case
 from libs.common.casestore.policy import load_policy
 from libs.common.casestore.purging import PurgeOutcome, RetentionRule, purge_case
-from libs.common.casestore.sla import due_notices
 from libs.common.casestore.splitting import SplitOutcome, split_case
 from libs.common.casestore.tasks import CaseTasks, NewTask
 from libs.common.contracts.cases import (
     CaseEventV1,
     CaseFieldChangedV1,
-    CaseNoteAddedV1,
     CaseReopenedV1,
-    CaseSlaEventV1,
     CaseStatus,
     CaseStatusChangedV1,
 )
@@ -275,27 +272,9 @@ class CaseStore:
         pre_breach_ratio: float,
         actor: str,
     ) -> int:
-        """Record the SLA notices the case owes at `now` (decided again under its row lock,
-        so a concurrent acknowledgement wins); returns how many were recorded."""
-        case = await self._lock(session, tenant_id, case_id, deleted=True)
-        notices = due_notices(case, now, pre_breach_ratio)
-        if not notices:
-            return 0
-        markers = [*case.sla_notices, *(n.marker for n in notices)]
-        case = await repository.update_case(session, tenant_id, case_id, {"sla_notices": markers})
-        events: list[CaseEventV1] = [
-            CaseSlaEventV1(
-                **event_base(case, actor),
-                type=notice.kind,
-                target=notice.target,
-                due_at=notice.due_at,
-                severity=Severity(case.severity),
-                status=CaseStatus(case.status),
-            )
-            for notice in notices
-        ]
-        await record_events(session, self.source, events)
-        return len(events)
+        return await notices.record_sla_notices(
+            session, self.source, tenant_id, case_id, now, pre_breach_ratio, actor
+        )
 
     async def add_note(
         self,
@@ -307,30 +286,9 @@ class CaseStore:
         idempotency_key: str | None = None,
     ) -> tuple[CaseNote, bool]:
         """Returns the note and whether it was created now (False: an idempotent replay)."""
-        case = await self._lock(session, tenant_id, case_id)
-        if idempotency_key is not None:
-            existing = await repository.find_note_by_key(session, tenant_id, idempotency_key)
-            if existing is not None:
-                return existing, False
-        note = await repository.insert_note(
-            session,
-            {
-                "id": uuid.uuid4(),
-                "tenant_id": tenant_id,
-                "case_id": case.id,
-                "author": author,
-                "body": body,
-                "idempotency_key": idempotency_key,
-            },
+        return await notices.add_note(
+            session, self.source, tenant_id, case_id, author, body, idempotency_key
         )
-        assert note is not None  # the case row lock serializes writers of this key
-        await repository.update_case(session, tenant_id, case_id, {})
-        await record_events(
-            session,
-            self.source,
-            [CaseNoteAddedV1(**event_base(case, author), note_id=note.id, author=author)],
-        )
-        return note, True
 
     async def add_attachment(
         self,
