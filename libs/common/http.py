@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError
 
 from libs.common.apikeys.store import KeyResolver
 from libs.common.errors import DomainError, Unauthorized
@@ -81,6 +82,24 @@ async def _render_validation_error(_: Request, error: Exception) -> JSONResponse
     return JSONResponse(body, status_code=422)
 
 
+async def _render_database_error(_: Request, error: Exception) -> JSONResponse:
+    """A value Postgres refuses to store (SQLSTATE class 22, "data exception": a NUL
+    character in text, a number out of range) is the client's 422, naming the problem;
+    anything else the database says stays a 500."""
+    assert isinstance(error, DBAPIError)
+    sqlstate = str(getattr(error.orig, "sqlstate", "") or "")
+    if not sqlstate.startswith("22"):
+        raise error
+    problem = str(getattr(error.orig, "args", [""])[0] or "").splitlines()[0][:200]
+    body = {
+        "code": "invalid_value",
+        "message": f"a value cannot be stored: {problem}",
+        "details": {"sqlstate": sqlstate},
+    }
+    return JSONResponse(body, status_code=422)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(DomainError, _render_domain_error)
     app.add_exception_handler(RequestValidationError, _render_validation_error)
+    app.add_exception_handler(DBAPIError, _render_database_error)

@@ -18,6 +18,7 @@ from libs.common.contracts.detections import EntityType, Severity
 from libs.common.db.engine import transaction
 from libs.common.http import Principal
 from services.cases.attachments_service import AttachmentService
+from services.cases.create_batcher import CaseCreateBatcher
 from services.cases.listing import CaseFilter, CaseSort, Ordering, SortOrder
 from services.cases.schemas import (
     AlertWhy,
@@ -59,6 +60,11 @@ def case_service(request: Request) -> CaseService:
     return service
 
 
+def create_batcher(request: Request) -> CaseCreateBatcher:
+    batcher: CaseCreateBatcher = request.app.state.create_batcher
+    return batcher
+
+
 def attachment_service(request: Request) -> AttachmentService:
     service: AttachmentService = request.app.state.attachment_service
     return service
@@ -71,6 +77,8 @@ Admin = Annotated[Principal, Depends(admin_principal)]
 Session = Annotated[AsyncSession, Depends(unit_of_work, scope="function")]
 Service = Annotated[CaseService, Depends(case_service)]
 Attachments = Annotated[AttachmentService, Depends(attachment_service)]
+Creates = Annotated[CaseCreateBatcher, Depends(create_batcher)]
+JSON = "application/json"
 
 
 @router.post(
@@ -79,10 +87,11 @@ Attachments = Annotated[AttachmentService, Depends(attachment_service)]
     status_code=status.HTTP_201_CREATED,
     summary="Open a case by hand",
 )
-async def create_case(
-    body: CaseIn, caller: Caller, session: Session, service: Service
-) -> CaseDetail:
-    return await service.create_case(session, caller, body)
+async def create_case(body: CaseIn, caller: Caller, creates: Creates) -> Response:
+    # Committed together with other concurrent creates; answered after that commit.
+    detail = await creates.create(caller, body)
+    # Serialized once here: FastAPI would validate the model it was given all over again.
+    return Response(detail.model_dump_json(), status.HTTP_201_CREATED, media_type=JSON)
 
 
 CUSTOM_FIELD_PREFIX = "cf."

@@ -25,6 +25,7 @@ from services.cases.bulk_api import router as bulk_router
 from services.cases.bulk_runner import BulkJobRunner
 from services.cases.bulk_service import BulkJobService
 from services.cases.count_compactor import CountCompactor
+from services.cases.create_batcher import CaseCreateBatcher, committed_creates
 from services.cases.custom_fields_api import router as custom_fields_router
 from services.cases.deletion_api import router as deletion_router
 from services.cases.moves_api import router as moves_router
@@ -74,6 +75,7 @@ def create_app(settings: CasesSettings) -> FastAPI:
         try:
             yield
         finally:
+            await create_batcher.stop()
             await objects.close()
             await bulk_runner.stop()
             await compactor.stop()
@@ -92,7 +94,12 @@ def create_app(settings: CasesSettings) -> FastAPI:
     app.state.admin_authenticator = ApiKeyAuthenticator(settings.cases.admin_api_keys)
     app.state.sla_scanner = scanner
     app.state.retention_purger = purger
-    app.state.case_service = CaseService(store, settings.cases.listing.count_limit)
+    case_service = CaseService(store, settings.cases.listing.count_limit)
+    create_batcher = CaseCreateBatcher(
+        committed_creates(sessions, case_service), relay.notify, settings.cases.create_batch_max
+    )
+    app.state.case_service = case_service
+    app.state.create_batcher = create_batcher
     app.state.verdict_service = verdicts
     app.state.alert_search_service = AlertSearchService(alert_store)
     app.state.case_move_service = CaseMoveService(store)

@@ -13,20 +13,21 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from libs.common.casestore import custom_field_repository
 from libs.common.casestore.chain import verify_chain
 from libs.common.casestore.custom_fields import filter_document
-from libs.common.casestore.store import CaseStore, NewCase
-from libs.common.db.models import Alert, Case, CaseNote, CaseTask
-from libs.common.errors import InvalidInput, NotFound
+from libs.common.casestore.store import CaseStore
+from libs.common.db.models import Case
+from libs.common.errors import DomainError, InvalidInput, NotFound
 from libs.common.http import Principal
 from libs.common.logging import get_logger
 from services.cases import (
     attachments_repository,
+    creation,
     list_repository,
     repository,
     retention_repository,
     tasks_repository,
-    templates_service,
 )
 from services.cases.attachments_schemas import AttachmentOut, ExportedAttachment
+from services.cases.creation import MAX_ALERTS_IN_DETAIL, CreateRequest, case_detail
 from services.cases.export_archive import archive_name
 from services.cases.listing import CaseFilter, decode_cursor, encode_cursor, normalized
 from services.cases.retention_schemas import CasePurgeOut, CasePurgePage
@@ -37,7 +38,6 @@ from services.cases.schemas import (
     AuditVerdict,
     CaseDetail,
     CaseExport,
-    CaseIn,
     CasePage,
     CasePatch,
     CaseRef,
@@ -45,12 +45,10 @@ from services.cases.schemas import (
     ExportedAlert,
     ExportMetadata,
     NoteOut,
-    TimelineEntry,
 )
 from services.cases.settings import ListSettings
 from services.cases.tasks_schemas import TaskCounts, TaskOut
 
-MAX_ALERTS_IN_DETAIL = 1_000
 log = get_logger(__name__)
 
 
@@ -98,35 +96,14 @@ class CaseService:
             raise NotFound("case not found", case_id=str(case_id))
         return await self._detail(session, case)
 
-    async def _detail(
-        self, session: AsyncSession, case: Case, opened_with_tasks: bool | None = None
-    ) -> CaseDetail:
-        """The case with what hangs off it. `opened_with_tasks` is set for a case this
-        transaction opened by hand: it has no alerts or notes yet, and tasks only if its
-        template gave some, so only its timeline (and those tasks) are read back."""
-        alerts: Sequence[Alert] = []
-        notes: Sequence[CaseNote] = []
-        tasks: Sequence[CaseTask] = []
-        if opened_with_tasks is None:
-            alerts = await repository.case_alerts(
-                session, case.tenant_id, case.id, MAX_ALERTS_IN_DETAIL + 1
-            )
-            notes = await repository.case_notes(session, case.tenant_id, case.id)
-        if opened_with_tasks is not False:
-            tasks = await tasks_repository.case_tasks(session, case.tenant_id, case.id)
-        timeline = await repository.case_timeline(session, case.tenant_id, case.id)
-        return CaseDetail(
-            **CaseSummary.model_validate(case).model_dump(),
-            description=case.description,
-            investigation_summary=case.investigation_summary,
-            conclusion=case.conclusion,
-            alerts=[AlertSummary.model_validate(a) for a in alerts[:MAX_ALERTS_IN_DETAIL]],
-            alerts_truncated=len(alerts) > MAX_ALERTS_IN_DETAIL,
-            notes=[NoteOut.model_validate(n) for n in notes],
-            tasks=[TaskOut.model_validate(t) for t in tasks],
-            task_counts=TaskCounts.of(tasks),
-            timeline=[TimelineEntry.model_validate(e) for e in timeline],
+    async def _detail(self, session: AsyncSession, case: Case) -> CaseDetail:
+        alerts = await repository.case_alerts(
+            session, case.tenant_id, case.id, MAX_ALERTS_IN_DETAIL + 1
         )
+        notes = await repository.case_notes(session, case.tenant_id, case.id)
+        tasks = await tasks_repository.case_tasks(session, case.tenant_id, case.id)
+        timeline = await repository.case_timeline(session, case.tenant_id, case.id)
+        return case_detail(case, timeline, tasks, alerts, notes)
 
     async def explain_alert(
         self, session: AsyncSession, caller: Principal, alert_id: uuid.UUID
@@ -195,23 +172,12 @@ class CaseService:
             audit_verification=AuditVerdict(case_id=case_id, **asdict(verdict)),
         )
 
-    async def create_case(
-        self, session: AsyncSession, caller: Principal, body: CaseIn
-    ) -> CaseDetail:
-        body, tasks = await templates_service.with_template(session, caller, body)
-        new = NewCase(
-            tenant_id=caller.tenant_id,
-            title=body.title,
-            severity=body.severity,
-            description=body.description,
-            assignee=body.assignee,
-            tags=tuple(body.tags),
-            custom_fields=body.custom_fields,
-            template=body.template,
-            tasks=tasks,
-        )
-        case, _ = await self._store.open_case(session, new, [], caller.name)
-        return await self._detail(session, case, opened_with_tasks=bool(tasks))
+    async def create_cases(
+        self, session: AsyncSession, requests: Sequence[CreateRequest]
+    ) -> list[CaseDetail | DomainError]:
+        """Cases opened by hand, several at once (committed together by the caller), each
+        with its detail or the error that refused it alone."""
+        return await creation.create_cases(session, self._store, requests)
 
     async def update_case(
         self, session: AsyncSession, caller: Principal, case_id: uuid.UUID, patch: CasePatch

@@ -22,6 +22,21 @@ async def case_tasks(session: AsyncSession, tenant_id: str, case_id: uuid.UUID) 
     return list((await session.execute(statement)).scalars())
 
 
+async def tasks_of_cases(
+    session: AsyncSession, tenant_id: str, case_ids: list[uuid.UUID]
+) -> dict[uuid.UUID, list[CaseTask]]:
+    """The tasks of several cases, each case's in list order; one statement."""
+    statement = (
+        select(CaseTask)
+        .where(CaseTask.tenant_id == tenant_id, col(CaseTask.case_id).in_(case_ids))
+        .order_by(col(CaseTask.position), col(CaseTask.created_at), col(CaseTask.id))
+    )
+    found: dict[uuid.UUID, list[CaseTask]] = {case_id: [] for case_id in case_ids}
+    for task in (await session.execute(statement)).scalars():
+        found[task.case_id].append(task)
+    return found
+
+
 async def task(
     session: AsyncSession, tenant_id: str, case_id: uuid.UUID, task_id: uuid.UUID
 ) -> CaseTask | None:

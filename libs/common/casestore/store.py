@@ -24,7 +24,11 @@ from libs.common.casestore.batch import (
     apply_grouping,
 )
 from libs.common.casestore.changes import CaseChange, field_values, moves_status
-from libs.common.casestore.custom_values import custom_field_changes, with_checked_custom_fields
+from libs.common.casestore.custom_values import (
+    CheckedCase,
+    custom_field_changes,
+    each_with_checked_custom_fields,
+)
 from libs.common.casestore.events import event_base, record_events
 from libs.common.casestore.fields import FIELD_EVENTS, stored_value
 from libs.common.casestore.lifecycle import (
@@ -48,12 +52,13 @@ from libs.common.contracts.cases import (
 )
 from libs.common.contracts.detections import Severity
 from libs.common.db.models import Case, CaseAttachment, CaseNote
-from libs.common.errors import InvalidInput, MissingRequiredFields
+from libs.common.errors import DomainError, InvalidInput, MissingRequiredFields
 
 __all__ = [
     "CaseGrowth",
     "CaseOpening",
     "CaseStore",
+    "CheckedCase",
     "NewAlert",
     "NewAttachment",
     "NewCase",
@@ -86,11 +91,29 @@ class CaseStore:
         self, session: AsyncSession, new: NewCase, alerts: Sequence[NewAlert], actor: str
     ) -> tuple[Case, list[uuid.UUID]]:
         """Open one case by hand (with its custom fields checked) and its alerts."""
-        new = await with_checked_custom_fields(session, new)
+        [checked] = await self.check_openings(session, new.tenant_id, [new])
+        if isinstance(checked, DomainError):
+            raise checked
         written = await self.apply_grouping(
-            session, new.tenant_id, [CaseOpening(new, alerts)], [], actor
+            session, new.tenant_id, [CaseOpening(checked, alerts)], [], actor
         )
         return written.opened[0], [a.id for a in alerts if a.id in written.inserted]
+
+    async def check_openings(
+        self, session: AsyncSession, tenant_id: str, news: Sequence[NewCase]
+    ) -> list[CheckedCase | DomainError]:
+        """Cases to open by hand, each with its custom fields checked or its own error."""
+        return await each_with_checked_custom_fields(session, tenant_id, news)
+
+    async def open_checked_cases(
+        self, session: AsyncSession, tenant_id: str, news: Sequence[CheckedCase], actor: str
+    ) -> list[Case]:
+        """Open many cases by hand in one go (concurrent creates committed together): the
+        same rows and events as opening them one by one."""
+        written = await self.apply_grouping(
+            session, tenant_id, [CaseOpening(new, []) for new in news], [], actor
+        )
+        return written.opened
 
     async def attach_alerts(
         self,
