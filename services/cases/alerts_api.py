@@ -19,7 +19,7 @@ from services.cases.api import Caller
 router = APIRouter(prefix="/api/v1/alerts", tags=["alerts"])
 
 
-def alert_search_service(request: Request) -> AlertSearchService:
+async def alert_search_service(request: Request) -> AlertSearchService:
     service: AlertSearchService = request.app.state.alert_search_service
     return service
 
@@ -30,7 +30,7 @@ Payload = Annotated[
 ]
 
 
-def alert_query(
+async def alert_query(
     start: Annotated[
         datetime | None,
         Query(alias="from", description="inclusive, on the alert's event time; no zone: UTC"),

@@ -16,12 +16,12 @@ from services.cases.bulk_service import BulkJobService
 router = APIRouter(prefix="/api/v1")
 
 
-def bulk_service(request: Request) -> BulkJobService:
+async def bulk_service(request: Request) -> BulkJobService:
     service: BulkJobService = request.app.state.bulk_job_service
     return service
 
 
-def bulk_runner(request: Request) -> BulkJobRunner:
+async def bulk_runner(request: Request) -> BulkJobRunner:
     runner: BulkJobRunner = request.app.state.bulk_job_runner
     return runner
 

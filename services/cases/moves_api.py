@@ -15,7 +15,7 @@ from services.cases.moves_service import CaseMoveService
 router = APIRouter(prefix="/api/v1")
 
 
-def move_service(request: Request) -> CaseMoveService:
+async def move_service(request: Request) -> CaseMoveService:
     service: CaseMoveService = request.app.state.case_move_service
     return service
 

@@ -15,7 +15,7 @@ from services.cases.tasks_service import CaseTaskService
 router = APIRouter(prefix="/api/v1/cases/{case_id}/tasks", tags=["tasks"])
 
 
-def task_service(request: Request) -> CaseTaskService:
+async def task_service(request: Request) -> CaseTaskService:
     service: CaseTaskService = request.app.state.task_service
     return service
 

@@ -41,7 +41,7 @@ class VerdictOut(BaseModel):
     raised_case_ids: list[uuid.UUID] = Field(default_factory=list)
 
 
-def verdict_service(request: Request) -> VerdictService:
+async def verdict_service(request: Request) -> VerdictService:
     service: VerdictService = request.app.state.verdict_service
     return service
 
