@@ -8,11 +8,12 @@ from dataclasses import dataclass
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.telemetry import TelemetryConfig
 from sqlalchemy.exc import DBAPIError
 
 from libs.common.apikeys.store import KeyResolver
 from libs.common.errors import DomainError, Unauthorized
-from libs.common.settings import ApiCredential
+from libs.common.settings import ApiCredential, HttpServerSettings
 
 
 @dataclass(frozen=True)
@@ -97,6 +98,12 @@ async def _render_database_error(_: Request, error: Exception) -> JSONResponse:
         "details": {"sqlstate": sqlstate},
     }
     return JSONResponse(body, status_code=422)
+
+
+def telemetry_config(settings: HttpServerSettings) -> TelemetryConfig:
+    """FastAPI's native OpenTelemetry, on only when the service's settings ask for it."""
+    enabled = settings.opentelemetry
+    return {"tracing": enabled, "metrics": enabled, "logs": enabled}
 
 
 def install_error_handlers(app: FastAPI) -> None:

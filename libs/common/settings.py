@@ -127,6 +127,10 @@ class HttpServerSettings(BaseModel):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65_535)
     api_keys: list[ApiCredential] = Field(default_factory=list)
+    # FastAPI's native OpenTelemetry (spans, metrics, logs through the global providers).
+    # Off unless asked: even with no provider configured, FastAPI looks for one on every
+    # request (~3 % of a case create's CPU).
+    opentelemetry: bool = False
 
 
 class CommonSettings(BaseSettings):

@@ -9,7 +9,7 @@ from libs.common.alertstore.factory import create_alert_store
 from libs.common.casestore.store import CaseStore
 from libs.common.db.engine import create_engine, create_session_factory
 from libs.common.errors import DomainError
-from libs.common.http import ApiKeyAuthenticator, install_error_handlers
+from libs.common.http import ApiKeyAuthenticator, install_error_handlers, telemetry_config
 from libs.common.kafka import create_broker, ensure_topics
 from libs.common.logging import get_logger
 from libs.common.objectstore import ObjectStore
@@ -86,7 +86,12 @@ def create_app(settings: CasesSettings) -> FastAPI:
             await alert_store.close()
             await engine.dispose()
 
-    app = FastAPI(title="Casestream cases", version="1", lifespan=lifespan)
+    app = FastAPI(
+        title="Casestream cases",
+        version="1",
+        lifespan=lifespan,
+        telemetry=telemetry_config(settings.cases),
+    )
     app.state.settings = settings
     app.state.sessions = sessions
     app.state.relay = relay

@@ -8,7 +8,7 @@ from redis.asyncio import Redis
 
 from libs.common.apikeys.store import KeyResolver
 from libs.common.db.engine import create_engine, create_session_factory
-from libs.common.http import ApiKeyAuthenticator, install_error_handlers
+from libs.common.http import ApiKeyAuthenticator, install_error_handlers, telemetry_config
 from libs.common.kafka import create_broker, ensure_topics
 from libs.common.ratelimit import DetectionRateLimiter
 from services.ingest.admin_api import router as admin_router
@@ -42,7 +42,12 @@ def create_app(settings: IngestSettings) -> FastAPI:
             await engine.dispose()
             await redis.aclose()
 
-    app = FastAPI(title="Casestream ingest", version="1", lifespan=lifespan)
+    app = FastAPI(
+        title="Casestream ingest",
+        version="1",
+        lifespan=lifespan,
+        telemetry=telemetry_config(settings.ingest),
+    )
     app.state.settings = settings
     app.state.sessions = sessions
     app.state.rate_limiter = DetectionRateLimiter(
