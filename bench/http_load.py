@@ -13,6 +13,7 @@ error, never a silent miscount."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from dataclasses import dataclass
 from typing import Any
@@ -21,6 +22,10 @@ from urllib.parse import urlencode, urlsplit
 
 class HttpLoadError(RuntimeError):
     pass
+
+
+class StaleConnection(ConnectionError):
+    """The server had closed the idle connection before the request was sent on it."""
 
 
 @dataclass(frozen=True)
@@ -57,7 +62,10 @@ class Connection:
         body: Any = None,
     ) -> Answer:
         target = f"{path}?{urlencode(params)}" if params else path
-        payload = b"" if body is None else json.dumps(body, separators=(",", ":")).encode()
+        if isinstance(body, bytes):  # already JSON, encoded before the clock started
+            payload = body
+        else:
+            payload = b"" if body is None else json.dumps(body, separators=(",", ":")).encode()
         lines = [f"{method} {target} HTTP/1.1", f"host: {self._host}"]
         lines += [f"{name}: {value}" for name, value in headers.items()]
         if body is not None:
@@ -66,7 +74,12 @@ class Connection:
         return await self._read_answer()
 
     async def _read_answer(self) -> Answer:
-        head = await self._reader.readuntil(b"\r\n\r\n")
+        try:
+            head = await self._reader.readuntil(b"\r\n\r\n")
+        except asyncio.IncompleteReadError as error:
+            if not error.partial:  # closed before answering: idle past the keep-alive
+                raise StaleConnection from error
+            raise
         status_line, *header_lines = head.decode("latin-1").split("\r\n")
         status = int(status_line.split(" ", 2)[1])
         length: int | None = None
@@ -93,7 +106,8 @@ class ConnectionPool:
         self._base_url = base_url
         self._headers = headers
         self._size = size
-        self._idle: asyncio.Queue[Connection] = asyncio.Queue()
+        # Last in, first out: the busiest connections stay warm, the spare ones idle.
+        self._idle: asyncio.LifoQueue[Connection] = asyncio.LifoQueue()
         self._all: list[Connection] = []
 
     async def __aenter__(self) -> ConnectionPool:
@@ -110,8 +124,18 @@ class ConnectionPool:
         self, method: str, path: str, params: dict[str, str] | None = None, body: Any = None
     ) -> Answer:
         connection = await self._idle.get()
-        # A connection that failed mid-answer is out of step: it is not handed out again.
-        answer = await connection.request(method, path, self._headers, params, body)
+        try:
+            answer = await connection.request(method, path, self._headers, params, body)
+        except StaleConnection:
+            # Not answered at all: the server closed it while idle (uvicorn's keep-alive
+            # timeout), so the request never reached it. Once more on a new connection.
+            with contextlib.suppress(OSError):
+                await connection.close()
+            self._all.remove(connection)
+            connection = await Connection.open(self._base_url)
+            self._all.append(connection)
+            answer = await connection.request(method, path, self._headers, params, body)
+        # A connection that failed any other way is out of step: it is not handed out again.
         self._idle.put_nowait(connection)
         return answer
 
