@@ -10,7 +10,6 @@ from libs.common.casestore.store import CaseStore
 from libs.common.contracts.alerts import AlertV1, AlertV2, GroupingDecision
 from libs.common.contracts.detections import Severity
 from libs.common.db.engine import SessionFactory, transaction
-from libs.common.kafka import create_broker
 from libs.common.outbox import OutboxRelay
 from libs.common.policies.alerting import AlertingPolicy, CaseCreation, GroupingPolicy, Strategy
 from libs.common.settings import KafkaSettings, OutboxSettings
@@ -29,14 +28,12 @@ SERVICE = GroupingService(
 
 
 async def relay(sessions: SessionFactory, kafka_settings: KafkaSettings) -> None:
-    broker = create_broker(kafka_settings, client_id="test-alert-topics")
-    await broker.connect()
+    relay = OutboxRelay(sessions, kafka_settings, OutboxSettings(enabled=False))
     try:
-        relay = OutboxRelay(sessions, broker, OutboxSettings())
         while await relay.relay_once():
             pass
     finally:
-        await broker.stop()
+        await relay.stop()
 
 
 def of_tenant(tenant: str) -> Callable[[Record], bool]:
