@@ -26,6 +26,7 @@ from libs.embedded.tansu import TansuBroker
 from services.alerting.service import GroupingService
 from tests.support.detections import detection, host_rule_policy
 from tests.support.kafka import Record, header, read_settled, read_until
+from tests.support.outbox import drain_outbox
 
 STORE = CaseStore("test")
 TOPICS = ["alerts.v1", "alerts.v2", "cases.events.v1"]
@@ -60,15 +61,6 @@ async def unsent(sessions: SessionFactory, tenant: str) -> int:
     return sum(row.sent_at is None for row in await outbox_rows(sessions, tenant))
 
 
-async def drain(sessions: SessionFactory, kafka: KafkaSettings) -> None:
-    relay = OutboxRelay(sessions, kafka, OutboxSettings(enabled=False))
-    try:
-        while await relay.relay_once():
-            pass
-    finally:
-        await relay.stop()
-
-
 def of_tenant(tenant: str) -> Any:
     return lambda record: header(record, "ce_tenantid") == tenant.encode()
 
@@ -84,7 +76,7 @@ async def test_rows_of_every_topic_and_key_are_published_as_written_and_marked_s
     assert {row.topic for row in rows} == set(TOPICS)
     assert len({row.key for row in rows}) == 16  # 12 alerts, 4 cases
 
-    await drain(sessions, kafka_settings)
+    await drain_outbox(sessions, kafka_settings)
     assert await unsent(sessions, tenant) == 0
 
     published = await read_settled(
@@ -117,7 +109,7 @@ async def test_each_keys_rows_keep_their_order_across_record_batches(
             notes[str(case_id)].append(str(note.id))
     # aiokafka's smallest record batch: each case's ~20 KB of events needs several.
     small_batches = kafka_settings.model_copy(update={"producer_max_batch_bytes": 16_384})
-    await drain(sessions, small_batches)
+    await drain_outbox(sessions, small_batches)
     assert await unsent(sessions, tenant) == 0
 
     records = await read_until(
