@@ -22,7 +22,7 @@ from msgspec import Raw
 from bench.infrastructure import ROOT
 from bench.replay import load_corpus
 from libs.common.contracts.detections import detection_partition_key
-from libs.common.contracts.envelope import CloudEventAttributes
+from libs.common.contracts.envelope import CloudEventAttributes, new_event_ids
 from libs.common.contracts.topics import DETECTIONS
 from libs.common.heap import freeze_startup_heap
 from libs.common.kafka import create_producer, ensure_topics
@@ -33,12 +33,7 @@ from services.ingest.adapters import detect_adapter
 from services.ingest.bodies import _raw_items, _reads_alike, may_hold_prefixed_keys
 from services.ingest.entity_rules import EntityExtractor
 from services.ingest.normalize import normalize_native
-from services.ingest.publisher import (
-    DetectionHeaders,
-    DetectionPublisher,
-    OutgoingDetection,
-    new_event_ids,
-)
+from services.ingest.publisher import DetectionHeaders, DetectionPublisher, OutgoingDetection
 from services.ingest.schemas import (
     IngestOutcome,
     IngestResponse,

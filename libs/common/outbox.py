@@ -1,24 +1,39 @@
-"""The outbox relay: publishes committed case events to Kafka and marks them sent.
+"""The outbox relay: publishes committed case events (and the alert topics' messages) to
+Kafka and marks them sent.
 
-Only one relay publishes at a time (a transaction-scoped advisory lock), so events of a
-case leave in the order they were written even with several service instances; the
-others stay idle until the leader's transaction ends. Rows are claimed with
-FOR UPDATE SKIP LOCKED, published with acks=all, and marked sent in the same transaction,
-so a crash between publish and mark re-publishes (at least once; consumers dedup)."""
+- One leader: only the relay holding a transaction-scoped advisory lock publishes, so
+  with several service instances the events of a case still leave in the order they were
+  written; the others stay idle until the leader's transaction ends.
+- Rows are claimed in id order with FOR UPDATE SKIP LOCKED and published as record
+  batches, one `send_batch` per (topic, partition) (`record_batches.publish_keyed`), each
+  row on the partition a keyed `send` would choose: the rows of a key keep their order.
+- Rows are marked sent in the claiming transaction, and only after the broker
+  acknowledged every one of them (acks=all). If any publish fails, nothing is marked:
+  the transaction rolls back, the rows stay unsent and the next round publishes them all
+  again. A crash between publish and mark also re-publishes: delivery is at least once,
+  and consumers dedup by event id.
+- The relay has its own producer (connected on first use, so a broker that is down at
+  start only delays the events) and writes the headers FastStream's `publish` wrote when
+  the relay used it: consumers see no difference."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import json
+from collections.abc import Sequence
+from typing import Any
 
-from faststream.kafka import KafkaBroker
+from aiokafka import AIOKafkaProducer
 from sqlalchemy import text
 
 from libs.common.background import BackgroundLoop
+from libs.common.contracts.envelope import new_event_ids
 from libs.common.db.engine import SessionFactory, transaction
+from libs.common.kafka import create_producer
 from libs.common.logging import get_logger
-from libs.common.settings import OutboxSettings
+from libs.common.record_batches import Headers, KeyedRecord, publish_keyed
+from libs.common.settings import KafkaSettings, OutboxSettings
 
 log = get_logger(__name__)
 
@@ -31,16 +46,45 @@ CLAIM = text(
 MARK_SENT = text("UPDATE outbox SET sent_at = now() WHERE id = ANY(:ids)")
 
 
+class OutboxNotPublished(Exception):
+    """The broker did not acknowledge every claimed row; none is marked sent."""
+
+
+def wire_headers(headers: dict[str, str], correlation_id: str) -> Headers:
+    """A row's headers as FastStream's `publish(headers=...)` sent them: its content-type
+    slot first (the row's own value), a fresh correlation_id, then the row's headers."""
+    merged = {"content-type": "", "correlation_id": correlation_id, **headers}
+    return [(name, (value or "").encode()) for name, value in merged.items()]
+
+
+def outgoing_by_topic(rows: Sequence[Any]) -> dict[str, list[KeyedRecord]]:
+    """The claimed rows as Kafka messages per topic, in claim order."""
+    by_topic: dict[str, list[KeyedRecord]] = {}
+    for row, correlation_id in zip(rows, new_event_ids(len(rows)), strict=True):
+        by_topic.setdefault(row.topic, []).append(
+            KeyedRecord(
+                row.key.encode(),
+                json.dumps(row.payload, separators=(",", ":")).encode(),
+                wire_headers(row.headers, correlation_id),
+            )
+        )
+    return by_topic
+
+
 class OutboxRelay:
-    def __init__(self, sessions: SessionFactory, broker: KafkaBroker, settings: OutboxSettings):
+    def __init__(
+        self, sessions: SessionFactory, kafka: KafkaSettings, settings: OutboxSettings
+    ) -> None:
         self._sessions = sessions
-        self._broker = broker
+        self._kafka = kafka
         self._settings = settings
+        self._producer: AIOKafkaProducer | None = None
         self._loop = BackgroundLoop("outbox-relay", self.run)
         self._wake = asyncio.Event()
 
     async def relay_once(self) -> int:
         """Publish one batch of pending rows; returns how many were sent."""
+        producer = await self._connected()
         async with transaction(self._sessions) as session:
             leader = await session.scalar(
                 text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": RELAY_LOCK_KEY}
@@ -50,20 +94,30 @@ class OutboxRelay:
             rows = (await session.execute(CLAIM, {"limit": self._settings.batch_size})).all()
             if not rows:
                 return 0
-            futures = [
-                await self._broker.publish(
-                    json.dumps(row.payload, separators=(",", ":")).encode(),
-                    row.topic,
-                    key=row.key.encode(),
-                    headers=row.headers,
-                    no_confirm=True,
+            outcomes = await asyncio.gather(
+                *(
+                    publish_keyed(producer, topic, records)
+                    for topic, records in outgoing_by_topic(rows).items()
                 )
-                for row in rows
-            ]
-            await asyncio.gather(*futures)
+            )
+            errors = [e for per_topic in outcomes for e in per_topic if e is not None]
+            if errors:
+                raise OutboxNotPublished(f"{len(errors)} of {len(rows)} rows") from errors[0]
             await session.execute(MARK_SENT, {"ids": [row.id for row in rows]})
         log.debug("outbox.relayed", count=len(rows))
         return len(rows)
+
+    async def _connected(self) -> AIOKafkaProducer:
+        if self._producer is None:
+            # Created here, not in __init__: aiokafka binds a producer to the running loop.
+            producer = create_producer(self._kafka, client_id="outbox-relay")
+            try:
+                await producer.start()
+            except BaseException:
+                await producer.stop()
+                raise
+            self._producer = producer
+        return self._producer
 
     def notify(self) -> None:
         """Called after a commit that wrote outbox rows: relay now rather than at the next poll."""
@@ -91,4 +145,8 @@ class OutboxRelay:
             self._loop.start()
 
     async def stop(self) -> None:
+        """Stop relaying and close the producer (also after `relay_once` calls alone)."""
         await self._loop.stop()
+        if self._producer is not None:
+            producer, self._producer = self._producer, None
+            await producer.stop()

@@ -21,7 +21,7 @@ def create_app(settings: AlertingSettings) -> FastStream:
     broker = create_broker(settings.kafka, client_id="alerting")
     engine = create_engine(settings.database)
     sessions = create_session_factory(engine)
-    relay = OutboxRelay(sessions, broker, settings.outbox)
+    relay = OutboxRelay(sessions, settings.kafka, settings.outbox)
     opensearch = settings.alert_store.kind is AlertStoreKind.OPENSEARCH
     grouping = GroupingService(
         CaseStore(source="casestream/alerting"),

@@ -29,6 +29,13 @@ RETRY_PAUSE_SECONDS = 1.0
 Decoded = list[tuple[Any, DetectionV1]]  # (Kafka record, its detection)
 
 
+async def records_only(msg: Any) -> None:
+    """The subscriber's decoder: none. The handler validates each raw record into a
+    DetectionV1 itself; FastStream's batch decoder would first parse every record into a
+    message object and a dict (~5 % of alerting's CPU) that nothing reads."""
+    return None
+
+
 async def decode_batch(broker: KafkaBroker, records: tuple[Any, ...]) -> Decoded:
     decoded: Decoded = []
     for record in records:
@@ -96,6 +103,7 @@ def register_handlers(
         batch=True,
         max_records=settings.batch_max_records,
         batch_timeout_ms=settings.batch_timeout_ms,
+        decoder=records_only,
         **AT_LEAST_ONCE,
     )
     async def on_detections(msg: KafkaMessage) -> None:

@@ -10,7 +10,7 @@ from libs.common.casestore.store import CaseStore
 from libs.common.db.engine import create_engine, create_session_factory
 from libs.common.errors import DomainError
 from libs.common.http import ApiKeyAuthenticator, install_error_handlers, telemetry_config
-from libs.common.kafka import create_broker, ensure_topics
+from libs.common.kafka import ensure_topics
 from libs.common.logging import get_logger
 from libs.common.objectstore import ObjectStore
 from libs.common.outbox import OutboxRelay
@@ -48,8 +48,7 @@ log = get_logger(__name__)
 def create_app(settings: CasesSettings) -> FastAPI:
     engine = create_engine(settings.database)
     sessions = create_session_factory(engine)
-    broker = create_broker(settings.kafka, client_id="cases")
-    relay = OutboxRelay(sessions, broker, settings.outbox)
+    relay = OutboxRelay(sessions, settings.kafka, settings.outbox)
     store = CaseStore(source="casestream/cases")
     compactor = CountCompactor(sessions, settings.cases.count_compaction)
     scanner = SlaScanner(sessions, store, settings.cases.sla_scanner, on_recorded=relay.notify)
@@ -65,7 +64,6 @@ def create_app(settings: CasesSettings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await ensure_topics(settings.kafka)
-        await broker.connect()
         relay.start()
         scanner.start()
         compactor.start()
@@ -82,7 +80,6 @@ def create_app(settings: CasesSettings) -> FastAPI:
             await purger.stop()
             await scanner.stop()
             await relay.stop()
-            await broker.stop()
             await alert_store.close()
             await engine.dispose()
 

@@ -14,6 +14,7 @@ from typing import Any
 from msgspec import Raw
 
 from libs.common.contracts.detections import DetectionV1
+from libs.common.contracts.envelope import new_event_ids
 from libs.common.errors import BrokerUnavailable, InvalidInput
 from libs.common.logging import get_logger
 from services.ingest.adapters import AdapterError, FormatAdapter, adapter_named, detect_adapter
@@ -21,12 +22,7 @@ from services.ingest.bodies import TOO_DEEP, Documents, UnparseableLine
 from services.ingest.duplicates import DuplicateWindow
 from services.ingest.entity_rules import EntityExtractor
 from services.ingest.native_wire import NativeWire, WireBatch
-from services.ingest.publisher import (
-    DetectionHeaders,
-    DetectionPublisher,
-    OutgoingDetection,
-    new_event_ids,
-)
+from services.ingest.publisher import DetectionHeaders, DetectionPublisher, OutgoingDetection
 from services.ingest.schemas import IngestOutcome, ItemOutcome, ItemStatus
 
 log = get_logger(__name__)

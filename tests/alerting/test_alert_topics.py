@@ -10,13 +10,12 @@ from libs.common.casestore.store import CaseStore
 from libs.common.contracts.alerts import AlertV1, AlertV2, GroupingDecision
 from libs.common.contracts.detections import Severity
 from libs.common.db.engine import SessionFactory, transaction
-from libs.common.kafka import create_broker
-from libs.common.outbox import OutboxRelay
 from libs.common.policies.alerting import AlertingPolicy, CaseCreation, GroupingPolicy, Strategy
-from libs.common.settings import KafkaSettings, OutboxSettings
+from libs.common.settings import KafkaSettings
 from services.alerting.service import GroupingService
 from tests.support.detections import detection
 from tests.support.kafka import Record, header, read_settled
+from tests.support.outbox import drain_outbox
 
 # Below high, a detection may not open a case: kept as an alert without one.
 SERVICE = GroupingService(
@@ -26,17 +25,6 @@ SERVICE = GroupingService(
         grouping=GroupingPolicy(strategy=Strategy.HOST_RULE),
     ),
 )
-
-
-async def relay(sessions: SessionFactory, kafka_settings: KafkaSettings) -> None:
-    broker = create_broker(kafka_settings, client_id="test-alert-topics")
-    await broker.connect()
-    try:
-        relay = OutboxRelay(sessions, broker, OutboxSettings())
-        while await relay.relay_once():
-            pass
-    finally:
-        await broker.stop()
 
 
 def of_tenant(tenant: str) -> Callable[[Record], bool]:
@@ -55,7 +43,7 @@ async def test_an_uncased_alert_is_on_v2_and_a_cased_one_on_both(
     ]
     async with transaction(sessions) as session:
         await SERVICE.process(session, batch)
-    await relay(sessions, kafka_settings)
+    await drain_outbox(sessions, kafka_settings)
 
     # Three messages in all; the uncased alert never reaches v1, whose messages name a case.
     published = await read_settled(

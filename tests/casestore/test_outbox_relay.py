@@ -1,79 +1,156 @@
-"""The outbox relay publishes committed events to Kafka, keyed by case, and marks them sent;
-with Kafka unreachable, writes still succeed and events wait."""
+"""The outbox relay publishes committed rows to Kafka as record batches and marks them
+sent: every topic and key, each row on the partition a keyed send would pick, a key's
+rows in the order they were written, the headers consumers always got. With Kafka
+unreachable, writes still succeed and events wait until it is back."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import uuid
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
 
-from faststream.kafka import KafkaBroker
+from aiokafka.partitioner import DefaultPartitioner
 from sqlalchemy import text
 
 from libs.common.casestore.store import CaseStore, NewCase
 from libs.common.contracts.detections import Severity
 from libs.common.db.engine import SessionFactory, transaction
-from libs.common.kafka import create_broker
+from libs.common.kafka import ensure_topics
 from libs.common.outbox import OutboxRelay
 from libs.common.settings import KafkaSettings, OutboxSettings
 from libs.embedded.ports import free_port
-from tests.support.kafka import header, read_until
+from libs.embedded.tansu import TansuBroker
+from services.alerting.service import GroupingService
+from tests.support.detections import detection, host_rule_policy
+from tests.support.kafka import Record, header, read_settled, read_until
+from tests.support.outbox import drain_outbox
+
+STORE = CaseStore("test")
+TOPICS = ["alerts.v1", "alerts.v2", "cases.events.v1"]
+# What FastStream's publish(headers=...) put first, before the row's own headers.
+LEADING_HEADERS = ["content-type", "correlation_id"]
 
 
 async def open_cases(sessions: SessionFactory, tenant: str, n: int) -> list[uuid.UUID]:
     ids = []
     for _ in range(n):
         async with transaction(sessions) as session:
-            case, _ = await CaseStore("test").open_case(
+            case, _ = await STORE.open_case(
                 session, NewCase(tenant_id=tenant, title="c", severity=Severity.LOW), [], "t"
             )
         ids.append(case.id)
     return ids
 
 
-async def unsent(sessions: SessionFactory, tenant: str) -> int:
+async def outbox_rows(sessions: SessionFactory, tenant: str) -> list[Any]:
     async with sessions() as session:
-        count = await session.scalar(
-            text("SELECT count(*) FROM outbox WHERE tenant_id = :t AND sent_at IS NULL"),
+        result = await session.execute(
+            text(
+                "SELECT topic, key, headers, payload, sent_at FROM outbox"
+                " WHERE tenant_id = :t ORDER BY id"
+            ),
             {"t": tenant},
         )
-    return int(count or 0)
+        return list(result.all())
 
 
-async def drain(relay: OutboxRelay) -> None:
-    while await relay.relay_once():
-        pass
+async def unsent(sessions: SessionFactory, tenant: str) -> int:
+    return sum(row.sent_at is None for row in await outbox_rows(sessions, tenant))
 
 
-async def test_relay_publishes_and_marks_sent(
+def of_tenant(tenant: str) -> Any:
+    return lambda record: header(record, "ce_tenantid") == tenant.encode()
+
+
+async def test_rows_of_every_topic_and_key_are_published_as_written_and_marked_sent(
+    sessions: SessionFactory, kafka_settings: KafkaSettings, tenant: str
+) -> None:
+    grouping = GroupingService(STORE, host_rule_policy())
+    batch = [detection(tenant, f"d{n}", host=f"h{n % 4}") for n in range(12)]
+    async with transaction(sessions) as session:
+        await grouping.process(session, batch)
+    rows = await outbox_rows(sessions, tenant)
+    assert {row.topic for row in rows} == set(TOPICS)
+    assert len({row.key for row in rows}) == 16  # 12 alerts, 4 cases
+
+    await drain_outbox(sessions, kafka_settings)
+    assert await unsent(sessions, tenant) == 0
+
+    published = await read_settled(
+        kafka_settings.bootstrap_servers, TOPICS, of_tenant(tenant), count=len(rows)
+    )
+    assert len(published) == len(rows)
+    by_event = {header(record, "ce_id"): record for record in published}
+    partitioner = DefaultPartitioner()
+    for row in rows:
+        record = by_event[row.headers["ce_id"].encode()]
+        assert (record.topic, record.key) == (row.topic, row.key.encode())
+        assert record.value == json.dumps(row.payload, separators=(",", ":")).encode()
+        names = [name for name, _ in record.headers]
+        assert names == LEADING_HEADERS + [n for n in row.headers if n != "content-type"]
+        assert dict(record.headers)["content-type"] == b"application/json"
+        assert {n: v.decode() for n, v in record.headers if n in row.headers} == row.headers
+        # Where aiokafka's own keyed send would have put it (3 partitions in tests).
+        assert record.partition == partitioner(record.key, [0, 1, 2], [0, 1, 2])
+
+
+async def test_each_keys_rows_keep_their_order_across_record_batches(
     sessions: SessionFactory, kafka_settings: KafkaSettings, tenant: str
 ) -> None:
     case_ids = await open_cases(sessions, tenant, 3)
-    broker = create_broker(kafka_settings, client_id="test-relay")
-    await broker.connect()
-    try:
-        await drain(OutboxRelay(sessions, broker, OutboxSettings()))
-    finally:
-        await broker.stop()
+    notes: dict[str, list[str]] = defaultdict(list)  # per case, in the order written
+    for _ in range(70):
+        for case_id in case_ids:
+            async with transaction(sessions) as session:
+                note, _ = await STORE.add_note(session, tenant, case_id, "analyst", "n")
+            notes[str(case_id)].append(str(note.id))
+    # aiokafka's smallest record batch: each case's ~20 KB of events needs several.
+    small_batches = kafka_settings.model_copy(update={"producer_max_batch_bytes": 16_384})
+    await drain_outbox(sessions, small_batches)
     assert await unsent(sessions, tenant) == 0
 
     records = await read_until(
-        kafka_settings.bootstrap_servers,
-        "cases.events.v1",
-        lambda record: header(record, "ce_tenantid") == tenant.encode(),
-        count=3,
+        kafka_settings.bootstrap_servers, "cases.events.v1", of_tenant(tenant), count=3 * 71
     )
-    mine = {record.key.decode(): dict(record.headers) for record in records}
-    assert all(json.loads(r.value)["case_id"] == r.key.decode() for r in records)
-    assert set(mine) == {str(case_id) for case_id in case_ids}
-    assert {h["ce_type"] for h in mine.values()} == {b"casestream.case.opened.v1"}
+    per_case: dict[str, list[Record]] = defaultdict(list)
+    for record in records:
+        per_case[record.key.decode()].append(record)
+    assert set(per_case) == set(notes)
+    for key, events in per_case.items():
+        assert len({record.partition for record in events}) == 1
+        assert sum(len(record.value) for record in events) > 16_384
+        payloads = [json.loads(record.value) for record in events]
+        assert payloads[0]["type"] == "case.opened"
+        assert [p["note_id"] for p in payloads[1:]] == notes[key]
 
 
-async def test_writes_succeed_while_kafka_is_down(sessions: SessionFactory, tenant: str) -> None:
-    await open_cases(sessions, tenant, 2)  # no broker involved in the write path at all
-    dead = KafkaBroker(f"127.0.0.1:{free_port()}", request_timeout_ms=500)
-    relay = OutboxRelay(sessions, dead, OutboxSettings(poll_interval_ms=10))
+async def test_rows_wait_while_kafka_is_down_and_go_out_once_it_is_back(
+    sessions: SessionFactory, tenant: str, run_dir: Path
+) -> None:
+    port = free_port()
+    kafka = KafkaSettings(bootstrap_servers=f"127.0.0.1:{port}", topic_partitions=3)
+    relay = OutboxRelay(sessions, kafka, OutboxSettings(poll_interval_ms=10))
     relay.start()
-    await asyncio.sleep(1.0)
-    await relay.stop()
-    assert await unsent(sessions, tenant) == 2
+    broker = TansuBroker(run_dir / "tansu-outbox-outage", port=port)
+    try:
+        case_ids = await open_cases(sessions, tenant, 2)  # no broker in the write path
+        await asyncio.sleep(1.5)
+        assert await unsent(sessions, tenant) == 2
+
+        broker.start()
+        await ensure_topics(kafka)
+        async with asyncio.timeout(60):
+            while True:
+                if not await unsent(sessions, tenant):
+                    break
+                await asyncio.sleep(0.2)
+        records = await read_until(
+            kafka.bootstrap_servers, "cases.events.v1", of_tenant(tenant), count=2
+        )
+        assert {record.key.decode() for record in records} == {str(c) for c in case_ids}
+    finally:
+        await relay.stop()
+        broker.stop()

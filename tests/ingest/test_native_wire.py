@@ -15,12 +15,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from libs.common.contracts.detections import DetectionV1
-from libs.common.contracts.envelope import CloudEventAttributes
+from libs.common.contracts.envelope import CloudEventAttributes, new_event_ids
 from services.ingest.adapters import ADAPTERS, SNIFF_KEYS, SNIFF_PREFIXES, adapter_named
 from services.ingest.bodies import parse_documents, split_documents
 from services.ingest.entity_rules import EntityExtractor, EntityRule
 from services.ingest.native_wire import DetectionOut, NativeWire, WireBatch
-from services.ingest.publisher import DetectionHeaders, new_event_ids
+from services.ingest.publisher import DetectionHeaders
 from services.ingest.schemas import IngestOutcome, IngestResponse, ItemOutcome, ItemStatus
 from services.ingest.service import encode_detection, validate_item
 from tests.ingest.adapters.golden import DATA, shared_records

@@ -7,7 +7,6 @@ from collections.abc import Collection, Sequence
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from libs.common.casestore import repository
@@ -22,8 +21,9 @@ from libs.common.contracts.alerts import (
 )
 from libs.common.contracts.cases import CaseEventV1
 from libs.common.contracts.detections import RuleRefV1, Severity
-from libs.common.contracts.envelope import CloudEventAttributes
+from libs.common.contracts.envelope import CloudEventAttributes, new_event_ids
 from libs.common.contracts.topics import ALERTS, ALERTS_V2, CASE_EVENTS, Topic
+from libs.common.db.jsonb import SerializedJSON
 from libs.common.db.models import Case
 
 
@@ -42,6 +42,13 @@ class NewAlertLike(Protocol):
     def columns(self) -> dict[str, Any]: ...
 
 
+# alerts.v1 is alerts.v2 narrowed to alerts with a case: every v1 field is a v2 field
+# of the same type (a test holds them to it), so the members they share are validated
+# and serialized once for both messages. Member order does not matter: JSONB keeps its own.
+_SHARED_FIELDS = set(AlertV1.model_fields) - {"schema_version"}
+_V2_ONLY_FIELDS = set(AlertV2.model_fields) - _SHARED_FIELDS - {"schema_version"}
+
+
 def alert_outbox_rows(
     source: str, case_id: uuid.UUID | None, alerts: Sequence[NewAlertLike]
 ) -> list[dict[str, Any]]:
@@ -49,46 +56,47 @@ def alert_outbox_rows(
     alert, and `alerts.v1` as well for one with a case (v1 requires a case; it stays
     published for its subscribers until it is retired, docs/alert-topics.md)."""
     now = datetime.now(UTC)
+    event_ids = iter(new_event_ids(2 * len(alerts)))
+    headers: dict[str, tuple[dict[str, str], dict[str, str]]] = {}
     rows = []
     for alert in alerts:
-        columns = alert.columns
-        rule = RuleRefV1(
-            id=columns["rule_id"], name=columns["rule_name"], source=columns.get("source")
-        )
+        if alert.tenant_id not in headers:
+            headers[alert.tenant_id] = _alert_headers(source, alert.tenant_id, now)
+        v1_headers, v2_headers = headers[alert.tenant_id]
+        message = _alert_v2(source, case_id, alert, now)
+        shared = message.model_dump_json(include=_SHARED_FIELDS)[1:-1]
         if case_id is not None:
-            v1 = AlertV1(
-                alert_id=alert.id,
-                tenant_id=alert.tenant_id,
-                detection_id=columns["detection_id"],
-                case_id=case_id,
-                title=columns["title"],
-                severity=alert.severity,
-                rule=rule,
-                host=columns.get("host"),
-                group_key=columns["group_key"],
-                effective_time=alert.effective_time,
-                created_at=now,
-            )
-            rows.append(_alert_row(source, ALERTS, ALERT_EVENT_TYPE, alert, v1, now))
-        v2 = AlertV2(
-            alert_id=alert.id,
-            tenant_id=alert.tenant_id,
-            detection_id=columns["detection_id"],
-            case_id=case_id,
-            title=columns["title"],
-            severity=alert.severity,
-            rule=rule,
-            source=columns.get("source") or source,
-            host=columns.get("host"),
-            group_key=columns["group_key"],
-            event_time=columns.get("event_time"),
-            effective_time=alert.effective_time,
-            ingested_at=columns.get("ingested_at") or now,
-            grouping=_grouping_v2(columns.get("grouping")),
-            created_at=now,
-        )
-        rows.append(_alert_row(source, ALERTS_V2, ALERT_V2_EVENT_TYPE, alert, v2, now))
+            v1 = '{"schema_version":1,' + shared + "}"
+            rows.append(_alert_row(ALERTS, v1_headers, alert, v1, next(event_ids)))
+        v2_only = message.model_dump_json(include=_V2_ONLY_FIELDS)[1:]
+        v2 = '{"schema_version":2,' + shared + "," + v2_only
+        rows.append(_alert_row(ALERTS_V2, v2_headers, alert, v2, next(event_ids)))
     return rows
+
+
+def _alert_v2(
+    source: str, case_id: uuid.UUID | None, alert: NewAlertLike, now: datetime
+) -> AlertV2:
+    columns = alert.columns
+    return AlertV2(
+        alert_id=alert.id,
+        tenant_id=alert.tenant_id,
+        detection_id=columns["detection_id"],
+        case_id=case_id,
+        title=columns["title"],
+        severity=alert.severity,
+        rule=RuleRefV1(
+            id=columns["rule_id"], name=columns["rule_name"], source=columns.get("source")
+        ),
+        source=columns.get("source") or source,
+        host=columns.get("host"),
+        group_key=columns["group_key"],
+        event_time=columns.get("event_time"),
+        effective_time=alert.effective_time,
+        ingested_at=columns.get("ingested_at") or now,
+        grouping=_grouping_v2(columns.get("grouping")),
+        created_at=now,
+    )
 
 
 def _grouping_v2(grouping: dict[str, Any] | None) -> AlertGroupingV2 | None:
@@ -107,28 +115,34 @@ def _grouping_v2(grouping: dict[str, Any] | None) -> AlertGroupingV2 | None:
     )
 
 
-def _alert_row(
-    source: str,
-    topic: Topic,
-    event_type: str,
-    alert: NewAlertLike,
-    message: BaseModel,
-    now: datetime,
-) -> dict[str, Any]:
-    attributes = CloudEventAttributes(
-        source=source,
-        type=event_type,
-        time=now,
-        subject=str(alert.id),
-        tenantid=alert.tenant_id,
+def _alert_headers(
+    source: str, tenant_id: str, now: datetime
+) -> tuple[dict[str, str], dict[str, str]]:
+    """The CloudEvents headers of a batch's alerts.v1 and alerts.v2 messages, but for
+    their ids and subjects: one model each, not one per message."""
+    v1, v2 = (
+        CloudEventAttributes(
+            id="", source=source, type=event_type, time=now, subject="", tenantid=tenant_id
+        ).to_headers()
+        for event_type in (ALERT_EVENT_TYPE, ALERT_V2_EVENT_TYPE)
     )
+    return v1, v2
+
+
+def _alert_row(
+    topic: Topic,
+    headers: dict[str, str],
+    alert: NewAlertLike,
+    payload: str,
+    event_id: str,
+) -> dict[str, Any]:
     return {
-        "event_id": uuid.UUID(attributes.id),
+        "event_id": uuid.UUID(event_id),
         "tenant_id": alert.tenant_id,
         "topic": topic.name,
         "key": f"{alert.tenant_id}:{alert.id}",
-        "headers": attributes.to_headers(),
-        "payload": message.model_dump(mode="json"),
+        "headers": {**headers, "ce_id": event_id, "ce_subject": str(alert.id)},
+        "payload": SerializedJSON(payload),
     }
 
 

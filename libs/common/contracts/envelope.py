@@ -3,6 +3,7 @@ the data (one of our versioned models) is the JSON message value."""
 
 from __future__ import annotations
 
+import os
 import uuid
 from datetime import UTC, datetime
 from typing import Annotated
@@ -13,6 +14,26 @@ SPEC_VERSION = "1.0"
 CONTENT_TYPE = "application/json"
 
 TenantId = Annotated[str, StringConstraints(min_length=1, max_length=64)]
+
+
+# Random UUIDs (version 4, RFC 4122 variant) made in bulk: `str(uuid.uuid4())` costs
+# several microseconds apiece, and every detection and outbox message gets one.
+_VERSION_4 = bytes((byte & 0x0F) | 0x40 for byte in range(256))
+_VARIANT = bytes((byte & 0x3F) | 0x80 for byte in range(256))
+
+
+def new_event_ids(count: int) -> list[str]:
+    """`count` new CloudEvents ids (occurrence ids of detections, ids of outbox messages):
+    random UUIDs, as text."""
+    random = bytearray(os.urandom(16 * count))
+    random[6::16] = random[6::16].translate(_VERSION_4)
+    random[8::16] = random[8::16].translate(_VARIANT)
+    text = random.hex()
+    return [
+        f"{text[at : at + 8]}-{text[at + 8 : at + 12]}-{text[at + 12 : at + 16]}-"
+        f"{text[at + 16 : at + 20]}-{text[at + 20 : at + 32]}"
+        for at in range(0, 32 * count, 32)
+    ]
 
 
 class CloudEventAttributes(BaseModel):

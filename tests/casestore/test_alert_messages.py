@@ -1,0 +1,138 @@
+"""The alert topics' outbox rows: `alerts.v2` for every stored alert, `alerts.v1` too for
+one with a case, each exactly the message its contract model writes, with CloudEvents
+headers of its own. Pure logic: no database or broker involved."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from libs.common.casestore.batch import NewAlert
+from libs.common.casestore.events import alert_outbox_rows
+from libs.common.contracts.alerts import (
+    AlertGroupingV2,
+    AlertV1,
+    AlertV2,
+    GroupingDecision,
+)
+from libs.common.contracts.detections import RuleRefV1, Severity
+from libs.common.db.jsonb import SerializedJSON
+
+SOURCE = "casestream/alerting-test"
+AT = datetime(2026, 11, 22, 10, 0, 0, 123456, tzinfo=UTC)
+CONTINUED = uuid.uuid4()
+
+
+def new_alert(tenant: str, **columns: Any) -> NewAlert:
+    return NewAlert(
+        id=uuid.uuid4(),
+        tenant_id=tenant,
+        severity=Severity.HIGH,
+        effective_time=AT,
+        columns={
+            "detection_id": "d-1",
+            "title": "Encoded PowerShell on ws-017 \u00e9\u4e2d \u2028",
+            "rule_id": "r-1",
+            "rule_name": "Encoded PowerShell",
+            "host": "ws-017",
+            "source": "sigma",
+            "group_key": "host:ws-017",
+            "event_time": AT,
+            "ingested_at": AT,
+            "grouping": {
+                "decision": "opened_case",
+                "reason": "case_full",
+                "strategy": "chain",
+                "strategy_fallback": True,
+                "policy_version": 3,
+                "continues_case_id": str(CONTINUED),
+                "chain": {"shared_event_ids": ["e1", "e2"]},
+                "key": "ignored by the topics",
+            },
+            **columns,
+        },
+    )
+
+
+def payload(row: dict[str, Any]) -> dict[str, Any]:
+    assert isinstance(row["payload"], SerializedJSON)  # stored as is, not encoded again
+    loaded: dict[str, Any] = json.loads(row["payload"])
+    return loaded
+
+
+def test_every_alerts_v1_field_is_an_alerts_v2_field_of_the_same_type() -> None:
+    # v1 messages are v2's shared members, serialized once for both: only while this holds.
+    for name, field in AlertV1.model_fields.items():
+        if name not in ("schema_version", "case_id"):
+            assert AlertV2.model_fields[name].annotation == field.annotation, name
+    assert AlertV2.model_fields["case_id"].annotation == uuid.UUID | None
+
+
+def test_an_alert_with_a_case_is_on_both_topics_as_the_models_write_it() -> None:
+    case_id = uuid.uuid4()
+    alert = new_alert("acme")
+    v1_row, v2_row = alert_outbox_rows(SOURCE, case_id, [alert])
+    v1, v2 = payload(v1_row), payload(v2_row)
+
+    expected = AlertV2(
+        alert_id=alert.id,
+        tenant_id="acme",
+        detection_id="d-1",
+        case_id=case_id,
+        title=alert.columns["title"],
+        severity=Severity.HIGH,
+        rule=RuleRefV1(id="r-1", name="Encoded PowerShell", source="sigma"),
+        source="sigma",
+        host="ws-017",
+        group_key="host:ws-017",
+        event_time=AT,
+        effective_time=AT,
+        ingested_at=AT,
+        grouping=AlertGroupingV2(
+            decision=GroupingDecision.OPENED_CASE,
+            reason="case_full",
+            strategy="chain",
+            strategy_fallback=True,
+            policy_version=3,
+            continues_case_id=CONTINUED,
+            shared_event_ids=["e1", "e2"],
+        ),
+        created_at=datetime.fromisoformat(v2["created_at"]),
+    )
+    assert v2 == expected.model_dump(mode="json")
+    as_v1 = expected.model_dump(include=set(AlertV1.model_fields) - {"schema_version"})
+    assert v1 == AlertV1.model_validate(as_v1).model_dump(mode="json")
+    assert v1["created_at"] == v2["created_at"]
+
+    assert (v1_row["topic"], v2_row["topic"]) == ("alerts.v1", "alerts.v2")
+    assert v1_row["key"] == v2_row["key"] == f"acme:{alert.id}"
+    for row, event_type in ((v1_row, "casestream.alert.v1"), (v2_row, "casestream.alert.v2")):
+        headers = row["headers"]
+        assert headers["ce_id"] == str(row["event_id"])
+        assert (headers["ce_type"], headers["ce_subject"]) == (event_type, str(alert.id))
+        assert (headers["ce_source"], headers["ce_tenantid"]) == (SOURCE, "acme")
+        assert headers["content-type"] == "application/json"
+        assert headers["ce_specversion"] == "1.0"
+        assert datetime.fromisoformat(headers["ce_time"]).tzinfo is not None
+    assert v1_row["event_id"] != v2_row["event_id"]
+
+
+def test_an_alert_without_a_case_is_on_v2_only_and_each_message_has_its_own_id() -> None:
+    alerts = [
+        new_alert("acme", grouping={"decision": "no_case", "reason": "below_min_severity"}),
+        new_alert("acme", host=None, event_time=None, source=None, grouping=None),
+        new_alert("other"),
+    ]
+    rows = alert_outbox_rows(SOURCE, None, alerts)
+    assert [row["topic"] for row in rows] == ["alerts.v2"] * 3
+    messages = [AlertV2.model_validate(payload(row)) for row in rows]
+    assert [m.alert_id for m in messages] == [a.id for a in alerts]
+    assert all(m.case_id is None for m in messages)
+    assert messages[0].grouping is not None
+    assert messages[0].grouping.decision is GroupingDecision.NO_CASE
+    assert (messages[1].host, messages[1].event_time, messages[1].grouping) == (None, None, None)
+    assert messages[1].source == SOURCE  # the writer, when the detection named none
+    assert [row["headers"]["ce_tenantid"] for row in rows] == ["acme", "acme", "other"]
+    assert len({row["event_id"] for row in rows}) == 3
