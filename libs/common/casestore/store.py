@@ -38,11 +38,12 @@ from libs.common.casestore.lifecycle import (
     moved_timestamps,
     workflow_of,
 )
-from libs.common.casestore.merging import MergeOutcome, UnmergeOutcome, merge_cases, unmerge_case
+from libs.common.casestore.merging import MergeOutcome, merge_cases
 from libs.common.casestore.policy import load_policy
 from libs.common.casestore.purging import PurgeOutcome, RetentionRule, purge_case
 from libs.common.casestore.splitting import SplitOutcome, split_case
 from libs.common.casestore.tasks import CaseTasks, NewTask
+from libs.common.casestore.unmerging import UnmergeOutcome, unmerge_case
 from libs.common.contracts.cases import (
     CaseEventV1,
     CaseFieldChangedV1,
