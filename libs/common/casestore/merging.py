@@ -1,7 +1,8 @@
 """Merging cases into a target, inside the caller's transaction.
 
-A merge moves the sources' alerts, notes and tasks to the target (the tasks after its
-own, within the task limit), points the sources' grouping slots at it (so alerting keeps
+A merge moves the sources' alerts, notes, tasks and attachments to the target (the tasks
+after its own, within the task limit; the attachments not removed, their objects staying
+under their keys), points the sources' grouping slots at it (so alerting keeps
 growing the surviving case), and sets each source to `merged`. What moved is kept in
 `case_merges`, which is what an unmerge (unmerging.py) restores.
 
@@ -47,6 +48,7 @@ class MergeOutcome:
     note_ids: list[uuid.UUID] = field(default_factory=list)
     group_keys: list[str] = field(default_factory=list)
     task_ids: list[uuid.UUID] = field(default_factory=list)
+    attachment_ids: list[uuid.UUID] = field(default_factory=list)
 
 
 def check_merge_request(target_id: uuid.UUID, source_ids: Sequence[uuid.UUID]) -> None:
@@ -83,26 +85,34 @@ async def merge_cases(
     slots = [s for s in await moves.slots_of(session, tenant_id, source_ids) if s.group_key in keys]
     now = datetime.now(UTC)
     move = {"action": "merge", "to_case_id": str(target_id), "by": actor, "at": now.isoformat()}
-    alerts = await moves.move_alerts_of_cases(session, tenant_id, source_ids, target_id, move)
-    notes = await moves.move_notes(session, tenant_id, source_ids, target_id)
-    moved_tasks = await tasks.move_tasks_for_merge(session, tenant_id, source_ids, target_id)
-    moved_keys = await moves.repoint_slots(session, tenant_id, keys, source_ids, target_id)
+    # (id, the source it left) of each moved row, per kind, named as the merge record's.
+    moved: dict[str, list[tuple[uuid.UUID, uuid.UUID]]] = {
+        "alert_ids": await moves.move_alerts_of_cases(
+            session, tenant_id, source_ids, target_id, move
+        ),
+        "note_ids": await moves.move_case_rows(
+            session, "case_notes", tenant_id, source_ids, target_id
+        ),
+        "task_ids": await tasks.move_tasks_for_merge(session, tenant_id, source_ids, target_id),
+        "attachment_ids": await moves.move_case_rows(
+            session, "case_attachments", tenant_id, source_ids, target_id
+        ),
+    }
+    ids = {kind: [i for i, _ in rows] for kind, rows in moved.items()}
     outcome = MergeOutcome(
         target,
-        [],
-        [a for a, _ in alerts],
-        [n for n, _ in notes],
-        moved_keys,
-        [t for t, _ in moved_tasks],
+        alert_ids=ids["alert_ids"],
+        note_ids=ids["note_ids"],
+        group_keys=await moves.repoint_slots(session, tenant_id, keys, source_ids, target_id),
+        task_ids=ids["task_ids"],
+        attachment_ids=ids["attachment_ids"],
     )
     events: list[CaseEventV1] = []
     merge_rows: list[dict[str, Any]] = []
     merge_ids = {case.id: uuid.uuid4() for case in sources}
     for case in sources:
         merge_id = merge_ids[case.id]
-        record = _merge_record(
-            case, alerts, notes, moved_tasks, [s for s in slots if s.case_id == case.id]
-        )
+        record = _merge_record(case, moved, [s for s in slots if s.case_id == case.id])
         merge_rows.append(
             {
                 "id": merge_id,
@@ -133,6 +143,7 @@ async def merge_cases(
                 note_ids=record["note_ids"],
                 group_keys=[slot["group_key"] for slot in record["slots"]],
                 task_ids=record["task_ids"],
+                attachment_ids=record["attachment_ids"],
             )
         )
     await moves.insert_merges(session, merge_rows)
@@ -171,18 +182,13 @@ async def _lock_merge_cases(
 
 
 def _merge_record(
-    case: Case,
-    alerts: list[tuple[uuid.UUID, uuid.UUID]],
-    notes: list[tuple[uuid.UUID, uuid.UUID]],
-    moved_tasks: list[tuple[uuid.UUID, uuid.UUID]],
-    slots: list[moves.SlotRow],
+    case: Case, moved: dict[str, list[tuple[uuid.UUID, uuid.UUID]]], slots: list[moves.SlotRow]
 ) -> dict[str, Any]:
     return {
         "previous": {column: _jsonable(getattr(case, column)) for column in RESTORED_COLUMNS},
-        "alert_ids": [str(a) for a, left in alerts if left == case.id],
-        "note_ids": [str(n) for n, left in notes if left == case.id],
-        # In the source's task order, which an unmerge gives them back in.
-        "task_ids": [str(t) for t, left in moved_tasks if left == case.id],
+        # Each kind's ids in the order moved (tasks: the source's task order, which an
+        # unmerge gives them back in).
+        **{kind: [str(i) for i, left in rows if left == case.id] for kind, rows in moved.items()},
         "slots": [
             {
                 "group_key": s.group_key,
@@ -226,6 +232,7 @@ async def _grow_target(
         alert_ids=outcome.alert_ids,
         note_ids=outcome.note_ids,
         task_ids=outcome.task_ids,
+        attachment_ids=outcome.attachment_ids,
         alert_count=span.count,
         from_severity=old,
         to_severity=severity,

@@ -198,13 +198,13 @@ class CaseStore:
         source_ids: Sequence[uuid.UUID],
         actor: str,
     ) -> MergeOutcome:
-        """Merge the sources into the target (their alerts, notes, tasks and grouping slots)."""
+        """Merge the sources into the target (their alerts, notes, tasks, attachments, slots)."""
         return await merge_cases(session, self.source, tenant_id, target_id, source_ids, actor)
 
     async def unmerge(
         self, session: AsyncSession, tenant_id: str, case_id: uuid.UUID, actor: str
     ) -> UnmergeOutcome:
-        """Undo the merge of `case_id`: its alerts, notes, tasks, slots and status come back."""
+        """Undo the merge of `case_id`: what it gave the target, its slots and status come back."""
         return await unmerge_case(session, self.source, tenant_id, case_id, actor)
 
     async def split(

@@ -37,6 +37,7 @@ class UnmergeOutcome:
     note_ids: list[uuid.UUID] = field(default_factory=list)
     group_keys: list[str] = field(default_factory=list)
     task_ids: list[uuid.UUID] = field(default_factory=list)
+    attachment_ids: list[uuid.UUID] = field(default_factory=list)
 
 
 async def unmerge_case(
@@ -59,10 +60,17 @@ async def unmerge_case(
     move = {"action": "unmerge", "to_case_id": str(case_id), "by": actor, "at": now.isoformat()}
     alerts = await moves.move_alerts_by_id(session, tenant_id, alert_ids, target.id, case_id, move)
     note_ids = [uuid.UUID(n) for n in record["note_ids"]]
-    notes = await moves.move_notes(session, tenant_id, [target.id], case_id, note_ids)
+    notes = await moves.move_case_rows(
+        session, "case_notes", tenant_id, [target.id], case_id, note_ids
+    )
     # Merges recorded before tasks existed have no task_ids.
     task_ids = [uuid.UUID(t) for t in record.get("task_ids", [])]
     restored_tasks = await tasks.restore_tasks(session, tenant_id, task_ids, target.id, case_id)
+    # Likewise attachment_ids; those removed on the target since stay with its timeline.
+    attachment_ids = [uuid.UUID(a) for a in record.get("attachment_ids", [])]
+    attachments = await moves.move_case_rows(
+        session, "case_attachments", tenant_id, [target.id], case_id, attachment_ids
+    )
     restored_keys = [
         slot["group_key"]
         for slot in record["slots"]
@@ -91,23 +99,27 @@ async def unmerge_case(
         [n for n, _ in notes],
         restored_keys,
         restored_tasks,
+        [a for a, _ in attachments],
     )
+    # What came back, as both events name it.
+    moved_back: dict[str, Any] = {
+        "alert_ids": outcome.alert_ids,
+        "note_ids": outcome.note_ids,
+        "task_ids": outcome.task_ids,
+        "attachment_ids": outcome.attachment_ids,
+    }
     events: list[CaseEventV1] = [
         CaseUnmergedV1(
             **event_base(restored, actor),
             merge_id=merge.id,
             from_case_id=target.id,
             to_status=CaseStatus(restored.status),
-            alert_ids=outcome.alert_ids,
-            note_ids=outcome.note_ids,
-            task_ids=outcome.task_ids,
+            **moved_back,
             alert_count=span.count,
         ),
         CaseAlertRemovedV1(
             **event_base(target, actor),
-            alert_ids=outcome.alert_ids,
-            note_ids=outcome.note_ids,
-            task_ids=outcome.task_ids,
+            **moved_back,
             alert_count=left.count,
             to_case_id=case_id,
             reason="unmerge",
