@@ -52,13 +52,13 @@ def create_app(settings: CasesSettings) -> FastAPI:
     store = CaseStore(source="casestream/cases")
     compactor = CountCompactor(sessions, settings.cases.count_compaction)
     scanner = SlaScanner(sessions, store, settings.cases.sla_scanner, on_recorded=relay.notify)
+    objects = ObjectStore(settings.object_store)
     purger = RetentionPurger(
-        sessions, store, settings.cases.retention_purger, on_purged=relay.notify
+        sessions, store, settings.cases.retention_purger, on_purged=relay.notify, objects=objects
     )
     bulk_jobs = BulkJobService(store)
     verdicts = VerdictService(store)
     bulk_runner = BulkJobRunner(sessions, bulk_jobs, on_changed=relay.notify)
-    objects = ObjectStore(settings.object_store)
     alert_store = create_alert_store(settings.alert_store, sessions)
 
     @asynccontextmanager
@@ -74,10 +74,10 @@ def create_app(settings: CasesSettings) -> FastAPI:
             yield
         finally:
             await create_batcher.stop()
-            await objects.close()
             await bulk_runner.stop()
             await compactor.stop()
             await purger.stop()
+            await objects.close()  # after the purger, which deletes purged objects
             await scanner.stop()
             await relay.stop()
             await alert_store.close()

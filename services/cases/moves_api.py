@@ -26,7 +26,8 @@ Service = Annotated[CaseMoveService, Depends(move_service)]
 @router.post(
     "/cases/{case_id}/merge",
     response_model=MergeOut,
-    summary="Merge up to 20 cases into this one: their alerts, notes, tasks and grouping slots",
+    summary="Merge up to 20 cases into this one: their alerts, notes, tasks, attachments and "
+    "grouping slots",
 )
 async def merge_cases(
     case_id: uuid.UUID, body: MergeIn, caller: Caller, session: Session, service: Service
@@ -37,7 +38,8 @@ async def merge_cases(
 @router.post(
     "/cases/{case_id}/unmerge",
     response_model=UnmergeOut,
-    summary="Undo this case's merge: its alerts, notes, tasks, slots and status come back",
+    summary="Undo this case's merge: its alerts, notes, tasks, attachments, slots and status "
+    "come back",
 )
 async def unmerge_case(
     case_id: uuid.UUID, caller: Caller, session: Session, service: Service

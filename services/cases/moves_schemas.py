@@ -32,6 +32,10 @@ class MergeOut(BaseModel):
     moved_alert_ids: list[uuid.UUID]
     moved_note_ids: list[uuid.UUID]
     moved_task_ids: list[uuid.UUID] = Field(description="now after the target's own tasks")
+    moved_attachment_ids: list[uuid.UUID] = Field(
+        description="the sources' attachments (not removed ones), now listed, downloaded and "
+        "exported with the target"
+    )
     moved_group_keys: list[str] = Field(description="grouping slots now pointing at the target")
 
 
@@ -42,6 +46,9 @@ class UnmergeOut(BaseModel):
     restored_note_ids: list[uuid.UUID]
     restored_task_ids: list[uuid.UUID] = Field(
         description="the tasks it gave the target that were not deleted since"
+    )
+    restored_attachment_ids: list[uuid.UUID] = Field(
+        description="the attachments it gave the target that were not removed since"
     )
     restored_group_keys: list[str]
 

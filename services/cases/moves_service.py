@@ -39,6 +39,7 @@ class CaseMoveService:
             moved_alert_ids=merged.alert_ids,
             moved_note_ids=merged.note_ids,
             moved_task_ids=merged.task_ids,
+            moved_attachment_ids=merged.attachment_ids,
             moved_group_keys=merged.group_keys,
         )
 
@@ -59,6 +60,7 @@ class CaseMoveService:
             restored_alert_ids=restored.alert_ids,
             restored_note_ids=restored.note_ids,
             restored_task_ids=restored.task_ids,
+            restored_attachment_ids=restored.attachment_ids,
             restored_group_keys=restored.group_keys,
         )
 

@@ -1,5 +1,6 @@
-"""Read queries of retention: which tenants have a policy, which of their cases are due,
-and the tombstones purges left. Only `tenants_with_retention` reads across tenants (the
+"""Queries of retention: which tenants have a policy, which of their cases are due, the
+tombstones purges left, and the purged attachments' objects still to delete. Only
+`tenants_with_retention` and `tenants_with_purged_objects` read across tenants (the
 purger is a system clock, not a caller); every other statement filters on the tenant."""
 
 from __future__ import annotations
@@ -8,12 +9,12 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Integer, cast, text
+from sqlalchemy import Integer, cast, delete, func, text, update
 from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
-from libs.common.db.models import CasePurge, TenantCasePolicy
+from libs.common.db.models import CasePurge, PurgedAttachmentObject, TenantCasePolicy
 
 
 @dataclass(frozen=True)
@@ -96,3 +97,55 @@ async def purges(
         statement = statement.where(CasePurge.case_number == number)
     statement = statement.order_by(col(CasePurge.purged_at).desc(), col(CasePurge.id).desc())
     return list((await session.execute(statement.limit(limit))).scalars())
+
+
+async def tenants_with_purged_objects(session: AsyncSession) -> list[str]:
+    """Tenants with objects of purged attachments still in the bucket (whether or not
+    their policy still sets retention)."""
+    statement = (
+        select(PurgedAttachmentObject.tenant_id)
+        .distinct()
+        .order_by(col(PurgedAttachmentObject.tenant_id))
+    )
+    return list((await session.execute(statement)).scalars())
+
+
+async def purged_objects(session: AsyncSession, tenant_id: str, limit: int) -> list[str]:
+    """Keys of the tenant's objects to delete next: fewest failed attempts first, so one
+    object the store keeps refusing cannot hold up the others."""
+    statement = (
+        select(PurgedAttachmentObject.object_key)
+        .where(PurgedAttachmentObject.tenant_id == tenant_id)
+        .order_by(
+            col(PurgedAttachmentObject.attempts),
+            col(PurgedAttachmentObject.recorded_at),
+            col(PurgedAttachmentObject.object_key),
+        )
+        .limit(limit)
+    )
+    return list((await session.execute(statement)).scalars())
+
+
+async def forget_purged_objects(session: AsyncSession, tenant_id: str, keys: list[str]) -> None:
+    """The objects are gone from the bucket."""
+    if keys:
+        await session.execute(
+            delete(PurgedAttachmentObject).where(
+                col(PurgedAttachmentObject.tenant_id) == tenant_id,
+                col(PurgedAttachmentObject.object_key).in_(keys),
+            )
+        )
+
+
+async def purged_object_failed(session: AsyncSession, tenant_id: str, key: str) -> int:
+    """Count a failed delete of the object; returns its failed attempts so far."""
+    statement = (
+        update(PurgedAttachmentObject)
+        .where(
+            col(PurgedAttachmentObject.tenant_id) == tenant_id,
+            col(PurgedAttachmentObject.object_key) == key,
+        )
+        .values(attempts=col(PurgedAttachmentObject.attempts) + 1, last_attempt_at=func.now())
+        .returning(col(PurgedAttachmentObject.attempts))
+    )
+    return int((await session.execute(statement)).scalar_one_or_none() or 0)

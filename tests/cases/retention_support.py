@@ -15,6 +15,7 @@ from sqlalchemy import text
 from libs.common.casestore.purge_repository import CASE_TABLES
 from libs.common.casestore.store import CaseStore
 from libs.common.db.engine import SessionFactory
+from libs.common.objectstore import ObjectStore
 from services.cases.retention_purger import RetentionPurger
 from services.cases.settings import RetentionPurgerSettings
 from tests.cases.conftest import ADMIN_HEADERS
@@ -40,14 +41,21 @@ async def close(client: httpx.AsyncClient, case_id: uuid.UUID | str) -> None:
         assert response.status_code == 200, response.text
 
 
-def purger(sessions: SessionFactory, days_ahead: float, batch_size: int = 100) -> RetentionPurger:
-    """A purger living `days_ahead` days in the future."""
+def purger(
+    sessions: SessionFactory,
+    days_ahead: float,
+    batch_size: int = 100,
+    objects: ObjectStore | None = None,
+) -> RetentionPurger:
+    """A purger living `days_ahead` days in the future (without an object store unless
+    given one: it then leaves purged attachments' objects noted)."""
     later = timedelta(days=days_ahead)
     return RetentionPurger(
         sessions,
         CaseStore("casestream/cases"),
         RetentionPurgerSettings(batch_size=batch_size),
         clock=lambda: datetime.now(UTC) + later,
+        objects=objects,
     )
 
 

@@ -32,6 +32,7 @@ from tests.cases.retention_support import (
 # Tables with a case id that the purge deliberately leaves, and why.
 NOT_THE_CASES_OWN = {
     "case_purges": "the tombstones themselves",
+    "purged_attachment_objects": "purged attachments' objects still to delete from the bucket",
     "playbook_runs": "the executor's run history (no foreign key; the executor owns it)",
     "case_bulk_job_items": "the bulk job's record of what it did (no foreign key)",
 }

@@ -1,9 +1,10 @@
-"""Merging cases into a target and undoing it, inside the caller's transaction.
+"""Merging cases into a target, inside the caller's transaction.
 
-A merge moves the sources' alerts, notes and tasks to the target (the tasks after its
-own, within the task limit), points the sources' grouping slots at it (so alerting keeps
+A merge moves the sources' alerts, notes, tasks and attachments to the target (the tasks
+after its own, within the task limit; the attachments not removed, their objects staying
+under their keys), points the sources' grouping slots at it (so alerting keeps
 growing the surviving case), and sets each source to `merged`. What moved is kept in
-`case_merges`, which is what an unmerge restores.
+`case_merges`, which is what an unmerge (unmerging.py) restores.
 
 Locks, in the order every writer takes them: the group keys' advisory locks (as
 alerting does), then the case rows by ascending id."""
@@ -25,15 +26,13 @@ from libs.common.casestore.group_locks import lock_group_keys
 from libs.common.casestore.lifecycle import check_transition, moved_timestamps, workflow_of
 from libs.common.casestore.policy import load_policy
 from libs.common.contracts.cases import (
-    CaseAlertRemovedV1,
     CaseEventV1,
     CaseMergedFromV1,
     CaseMergedIntoV1,
     CaseStatus,
-    CaseUnmergedV1,
 )
 from libs.common.contracts.detections import Severity
-from libs.common.db.models import Case, CaseMerge
+from libs.common.db.models import Case
 from libs.common.errors import Conflict, IllegalTransition, InvalidInput, NotFound
 
 MAX_MERGE_SOURCES = 20
@@ -49,16 +48,7 @@ class MergeOutcome:
     note_ids: list[uuid.UUID] = field(default_factory=list)
     group_keys: list[str] = field(default_factory=list)
     task_ids: list[uuid.UUID] = field(default_factory=list)
-
-
-@dataclass
-class UnmergeOutcome:
-    case: Case
-    target: Case
-    alert_ids: list[uuid.UUID] = field(default_factory=list)
-    note_ids: list[uuid.UUID] = field(default_factory=list)
-    group_keys: list[str] = field(default_factory=list)
-    task_ids: list[uuid.UUID] = field(default_factory=list)
+    attachment_ids: list[uuid.UUID] = field(default_factory=list)
 
 
 def check_merge_request(target_id: uuid.UUID, source_ids: Sequence[uuid.UUID]) -> None:
@@ -95,26 +85,34 @@ async def merge_cases(
     slots = [s for s in await moves.slots_of(session, tenant_id, source_ids) if s.group_key in keys]
     now = datetime.now(UTC)
     move = {"action": "merge", "to_case_id": str(target_id), "by": actor, "at": now.isoformat()}
-    alerts = await moves.move_alerts_of_cases(session, tenant_id, source_ids, target_id, move)
-    notes = await moves.move_notes(session, tenant_id, source_ids, target_id)
-    moved_tasks = await tasks.move_tasks_for_merge(session, tenant_id, source_ids, target_id)
-    moved_keys = await moves.repoint_slots(session, tenant_id, keys, source_ids, target_id)
+    # (id, the source it left) of each moved row, per kind, named as the merge record's.
+    moved: dict[str, list[tuple[uuid.UUID, uuid.UUID]]] = {
+        "alert_ids": await moves.move_alerts_of_cases(
+            session, tenant_id, source_ids, target_id, move
+        ),
+        "note_ids": await moves.move_case_rows(
+            session, "case_notes", tenant_id, source_ids, target_id
+        ),
+        "task_ids": await tasks.move_tasks_for_merge(session, tenant_id, source_ids, target_id),
+        "attachment_ids": await moves.move_case_rows(
+            session, "case_attachments", tenant_id, source_ids, target_id
+        ),
+    }
+    ids = {kind: [i for i, _ in rows] for kind, rows in moved.items()}
     outcome = MergeOutcome(
         target,
-        [],
-        [a for a, _ in alerts],
-        [n for n, _ in notes],
-        moved_keys,
-        [t for t, _ in moved_tasks],
+        alert_ids=ids["alert_ids"],
+        note_ids=ids["note_ids"],
+        group_keys=await moves.repoint_slots(session, tenant_id, keys, source_ids, target_id),
+        task_ids=ids["task_ids"],
+        attachment_ids=ids["attachment_ids"],
     )
     events: list[CaseEventV1] = []
     merge_rows: list[dict[str, Any]] = []
     merge_ids = {case.id: uuid.uuid4() for case in sources}
     for case in sources:
         merge_id = merge_ids[case.id]
-        record = _merge_record(
-            case, alerts, notes, moved_tasks, [s for s in slots if s.case_id == case.id]
-        )
+        record = _merge_record(case, moved, [s for s in slots if s.case_id == case.id])
         merge_rows.append(
             {
                 "id": merge_id,
@@ -145,6 +143,7 @@ async def merge_cases(
                 note_ids=record["note_ids"],
                 group_keys=[slot["group_key"] for slot in record["slots"]],
                 task_ids=record["task_ids"],
+                attachment_ids=record["attachment_ids"],
             )
         )
     await moves.insert_merges(session, merge_rows)
@@ -183,18 +182,13 @@ async def _lock_merge_cases(
 
 
 def _merge_record(
-    case: Case,
-    alerts: list[tuple[uuid.UUID, uuid.UUID]],
-    notes: list[tuple[uuid.UUID, uuid.UUID]],
-    moved_tasks: list[tuple[uuid.UUID, uuid.UUID]],
-    slots: list[moves.SlotRow],
+    case: Case, moved: dict[str, list[tuple[uuid.UUID, uuid.UUID]]], slots: list[moves.SlotRow]
 ) -> dict[str, Any]:
     return {
         "previous": {column: _jsonable(getattr(case, column)) for column in RESTORED_COLUMNS},
-        "alert_ids": [str(a) for a, left in alerts if left == case.id],
-        "note_ids": [str(n) for n, left in notes if left == case.id],
-        # In the source's task order, which an unmerge gives them back in.
-        "task_ids": [str(t) for t, left in moved_tasks if left == case.id],
+        # Each kind's ids in the order moved (tasks: the source's task order, which an
+        # unmerge gives them back in).
+        **{kind: [str(i) for i, left in rows if left == case.id] for kind, rows in moved.items()},
         "slots": [
             {
                 "group_key": s.group_key,
@@ -238,6 +232,7 @@ async def _grow_target(
         alert_ids=outcome.alert_ids,
         note_ids=outcome.note_ids,
         task_ids=outcome.task_ids,
+        attachment_ids=outcome.attachment_ids,
         alert_count=span.count,
         from_severity=old,
         to_severity=severity,
@@ -247,137 +242,5 @@ async def _grow_target(
     return grown, event
 
 
-async def unmerge_case(
-    session: AsyncSession, source: str, tenant_id: str, case_id: uuid.UUID, actor: str
-) -> UnmergeOutcome:
-    merge = await _merge_of(session, tenant_id, case_id)
-    record = merge.moved
-    keys = [slot["group_key"] for slot in record["slots"]]
-    await lock_group_keys(session, tenant_id, keys)
-    locked = await repository.lock_cases(session, tenant_id, [case_id, merge.target_case_id])
-    current = await moves.active_merge(session, tenant_id, case_id)
-    if current is None or current.id != merge.id:
-        raise Conflict("the case's merge changed meanwhile; try again", case_id=str(case_id))
-    case, target = locked[case_id], locked[merge.target_case_id]
-    alert_ids = [uuid.UUID(a) for a in record["alert_ids"]]
-    _check_restorable(
-        case, target, alert_ids, await moves.alert_case_ids(session, tenant_id, alert_ids)
-    )
-    now = datetime.now(UTC)
-    move = {"action": "unmerge", "to_case_id": str(case_id), "by": actor, "at": now.isoformat()}
-    alerts = await moves.move_alerts_by_id(session, tenant_id, alert_ids, target.id, case_id, move)
-    note_ids = [uuid.UUID(n) for n in record["note_ids"]]
-    notes = await moves.move_notes(session, tenant_id, [target.id], case_id, note_ids)
-    # Merges recorded before tasks existed have no task_ids.
-    task_ids = [uuid.UUID(t) for t in record.get("task_ids", [])]
-    restored_tasks = await tasks.restore_tasks(session, tenant_id, task_ids, target.id, case_id)
-    restored_keys = [
-        slot["group_key"]
-        for slot in record["slots"]
-        if await moves.restore_slot(session, tenant_id, _slot(slot, case_id), target.id)
-    ]
-    previous = record["previous"]
-    span = await moves.alert_span(session, tenant_id, case_id)
-    values = {
-        **{column: _from_json(column, previous[column]) for column in RESTORED_COLUMNS},
-        "merged_into": None,
-        "alert_count": span.count,
-    }
-    restored = await repository.update_case(session, tenant_id, case_id, values)
-    left = await moves.alert_span(session, tenant_id, target.id)
-    target = await repository.update_case(
-        session,
-        tenant_id,
-        target.id,
-        {"alert_count": left.count, "first_event_at": left.first, "last_event_at": left.last},
-    )
-    await moves.close_merge(session, tenant_id, merge.id, actor)
-    outcome = UnmergeOutcome(
-        restored,
-        target,
-        [a for a, _ in alerts],
-        [n for n, _ in notes],
-        restored_keys,
-        restored_tasks,
-    )
-    events: list[CaseEventV1] = [
-        CaseUnmergedV1(
-            **event_base(restored, actor),
-            merge_id=merge.id,
-            from_case_id=target.id,
-            to_status=CaseStatus(restored.status),
-            alert_ids=outcome.alert_ids,
-            note_ids=outcome.note_ids,
-            task_ids=outcome.task_ids,
-            alert_count=span.count,
-        ),
-        CaseAlertRemovedV1(
-            **event_base(target, actor),
-            alert_ids=outcome.alert_ids,
-            note_ids=outcome.note_ids,
-            task_ids=outcome.task_ids,
-            alert_count=left.count,
-            to_case_id=case_id,
-            reason="unmerge",
-        ),
-    ]
-    await record_events(session, source, events)
-    return outcome
-
-
-async def _merge_of(session: AsyncSession, tenant_id: str, case_id: uuid.UUID) -> CaseMerge:
-    merge = await moves.active_merge(session, tenant_id, case_id)
-    if merge is not None:
-        return merge
-    case = await repository.lock_case(session, tenant_id, case_id)
-    if case is None:
-        raise NotFound("case not found", case_id=str(case_id))
-    raise Conflict(
-        f"case #{case.number} is not merged into another case",
-        case_id=str(case_id),
-        status=case.status,
-    )
-
-
-def _check_restorable(
-    case: Case,
-    target: Case,
-    alert_ids: list[uuid.UUID],
-    now_on: dict[uuid.UUID, uuid.UUID],
-) -> None:
-    if target.status == CaseStatus.MERGED:
-        raise Conflict(
-            f"case #{target.number}, which this case was merged into, was merged into "
-            "another case since; unmerge that first",
-            case_id=str(case.id),
-            target_case_id=str(target.id),
-            target_merged_into=str(target.merged_into),
-        )
-    gone = sorted(str(a) for a in alert_ids if now_on.get(a) != target.id)
-    if gone:
-        raise Conflict(
-            f"alerts this case gave to case #{target.number} have left it since (split off "
-            "into other cases); the merge can no longer be undone as a whole",
-            case_id=str(case.id),
-            target_case_id=str(target.id),
-            alert_ids=gone,
-        )
-
-
-def _slot(stored: dict[str, Any], case_id: uuid.UUID) -> moves.SlotRow:
-    return moves.SlotRow(
-        group_key=stored["group_key"],
-        case_id=case_id,
-        window_start=datetime.fromisoformat(stored["window_start"]),
-        window_end=datetime.fromisoformat(stored["window_end"]),
-    )
-
-
 def _jsonable(value: Any) -> Any:
     return value.isoformat() if isinstance(value, datetime) else value
-
-
-def _from_json(column: str, value: Any) -> Any:
-    if column == "status" or value is None:
-        return value
-    return datetime.fromisoformat(value)

@@ -1,5 +1,5 @@
-"""SQL for moving alerts, notes and grouping slots between cases (merge, unmerge, split).
-Every statement filters on the tenant."""
+"""SQL for moving alerts, notes, attachments and grouping slots between cases (merge,
+unmerge, split). Every statement filters on the tenant."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
-from sqlalchemy import text
+from sqlalchemy import TextClause, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
@@ -161,29 +161,43 @@ async def _move_alerts(
     return moved
 
 
-async def move_notes(
+# Notes and attachments move as they are: only their case changes. Removed attachments
+# stay where their removal was recorded.
+_MOVE_ROWS = (
+    "WITH chosen AS (SELECT id, case_id FROM {table} WHERE tenant_id = :tenant "
+    "AND case_id = ANY(:from) AND (CAST(:every AS boolean) OR id = ANY(:ids)){live} "
+    "FOR UPDATE) "
+    "UPDATE {table} r SET case_id = :to FROM chosen "
+    "WHERE r.id = chosen.id AND r.tenant_id = :tenant RETURNING r.id, chosen.case_id"
+)
+MovedRows = Literal["case_notes", "case_attachments"]
+_MOVES: dict[MovedRows, TextClause] = {
+    "case_notes": text(_MOVE_ROWS.format(table="case_notes", live="")),
+    "case_attachments": text(
+        _MOVE_ROWS.format(table="case_attachments", live=" AND deleted_at IS NULL")
+    ),
+}
+
+
+async def move_case_rows(
     session: AsyncSession,
+    table: MovedRows,
     tenant_id: str,
     from_case_ids: Sequence[uuid.UUID],
     to_case_id: uuid.UUID,
-    note_ids: Sequence[uuid.UUID] | None = None,
+    ids: Sequence[uuid.UUID] | None = None,
 ) -> list[tuple[uuid.UUID, uuid.UUID]]:
-    """Move the notes of `from_case_ids` (only `note_ids` when given); returns (note id,
-    the case it left)."""
+    """Move the notes or the live (not removed) attachments of `from_case_ids` (only
+    `ids` when given); returns (row id, the case it left). An attachment's object stays
+    under its key: every read finds it by the row's `object_key`."""
     result = await session.execute(
-        text(
-            "WITH chosen AS (SELECT id, case_id FROM case_notes WHERE tenant_id = :tenant "
-            "AND case_id = ANY(:from) AND (CAST(:every AS boolean) OR id = ANY(:ids)) "
-            "FOR UPDATE) "
-            "UPDATE case_notes n SET case_id = :to FROM chosen "
-            "WHERE n.id = chosen.id AND n.tenant_id = :tenant RETURNING n.id, chosen.case_id"
-        ),
+        _MOVES[table],
         {
             "tenant": tenant_id,
             "from": list(from_case_ids),
             "to": to_case_id,
-            "ids": list(note_ids or []),
-            "every": note_ids is None,
+            "ids": list(ids or []),
+            "every": ids is None,
         },
     )
     return sorted(((row[0], row[1]) for row in result), key=lambda pair: str(pair[0]))

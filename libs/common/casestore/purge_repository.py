@@ -24,7 +24,8 @@ CASE_TABLES: dict[str, tuple[str, ...]] = {
     "alerts": ("case_id",),
     "case_notes": ("case_id",),
     "case_tasks": ("case_id",),
-    # The rows only: the objects stay in the bucket (docs/retention.md).
+    # Their objects are recorded first (record_attachment_objects), for the purger to
+    # delete from the bucket after the commit.
     "case_attachments": ("case_id",),
     "case_merges": ("source_case_id", "target_case_id"),
 }
@@ -150,6 +151,23 @@ async def unpublished_events(
         {"tenant": tenant_id, "ids": list(case_ids)},
     )
     return int(count or 0)
+
+
+async def record_attachment_objects(
+    session: AsyncSession, tenant_id: str, case_ids: Sequence[uuid.UUID]
+) -> int:
+    """Note the objects of the cases' attachments (removed ones too: their objects stayed
+    for the audit trail, which goes now) in purged_attachment_objects, in the purge's
+    transaction, before the rows go; returns how many."""
+    result = await session.execute(
+        text(
+            "INSERT INTO purged_attachment_objects (object_key, tenant_id, case_id)"
+            " SELECT object_key, tenant_id, case_id FROM case_attachments"
+            " WHERE tenant_id = :tenant AND case_id = ANY(:ids)"
+        ),
+        {"tenant": tenant_id, "ids": list(case_ids)},
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]
 
 
 async def delete_dependents(

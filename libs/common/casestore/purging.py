@@ -1,7 +1,8 @@
 """Purging a case for good under its tenant's retention policy, inside the caller's
 transaction: the case, every case merged into it (their alerts moved to it, their story
 is its story), and everything that belongs to them, leaving one tombstone per case in
-case_purges and one `case.purged` message per case on the bus.
+case_purges and one `case.purged` message per case on the bus. Their attachments' objects
+are noted in purged_attachment_objects, which the purger works off after the commit.
 
 Nothing here waits for a lock: the group keys' advisory locks are tried, then the cases'
 rows are locked with SKIP LOCKED, and a case someone else holds is skipped for now (the
@@ -135,6 +136,9 @@ async def _purge(
     actor: str,
 ) -> PurgeOutcome:
     tenant_id, ids = root.tenant_id, sorted(case.id for case in cases)
+    # The bucket is not part of this transaction: its objects are deleted after the
+    # commit, from what this records (services/cases/retention_purger.py).
+    await purges.record_attachment_objects(session, tenant_id, ids)
     removed = await purges.delete_dependents(session, tenant_id, ids)
     removed[purges.AUDIT_TABLE] = await purges.count_events(session, tenant_id, ids)
     removed[purges.CASES_TABLE] = {case_id: 1 for case_id in ids}

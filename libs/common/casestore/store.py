@@ -38,11 +38,12 @@ from libs.common.casestore.lifecycle import (
     moved_timestamps,
     workflow_of,
 )
-from libs.common.casestore.merging import MergeOutcome, UnmergeOutcome, merge_cases, unmerge_case
+from libs.common.casestore.merging import MergeOutcome, merge_cases
 from libs.common.casestore.policy import load_policy
 from libs.common.casestore.purging import PurgeOutcome, RetentionRule, purge_case
 from libs.common.casestore.splitting import SplitOutcome, split_case
 from libs.common.casestore.tasks import CaseTasks, NewTask
+from libs.common.casestore.unmerging import UnmergeOutcome, unmerge_case
 from libs.common.contracts.cases import (
     CaseEventV1,
     CaseFieldChangedV1,
@@ -197,13 +198,13 @@ class CaseStore:
         source_ids: Sequence[uuid.UUID],
         actor: str,
     ) -> MergeOutcome:
-        """Merge the sources into the target (their alerts, notes, tasks and grouping slots)."""
+        """Merge the sources into the target (their alerts, notes, tasks, attachments, slots)."""
         return await merge_cases(session, self.source, tenant_id, target_id, source_ids, actor)
 
     async def unmerge(
         self, session: AsyncSession, tenant_id: str, case_id: uuid.UUID, actor: str
     ) -> UnmergeOutcome:
-        """Undo the merge of `case_id`: its alerts, notes, tasks, slots and status come back."""
+        """Undo the merge of `case_id`: what it gave the target, its slots and status come back."""
         return await unmerge_case(session, self.source, tenant_id, case_id, actor)
 
     async def split(

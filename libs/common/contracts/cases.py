@@ -215,8 +215,9 @@ class CaseRestoredV1(CaseEventBase):
 
 
 class CaseMergedIntoV1(CaseEventBase):
-    """This case (a source) was merged into `target_case_id`: its alerts, notes and tasks moved
-    there and its status became `merged`. Undone by `case.unmerged`."""
+    """This case (a source) was merged into `target_case_id`: its alerts, notes, tasks and
+    attachments (those not removed) moved there and its status became `merged`. Undone by
+    `case.unmerged`."""
 
     type: Literal["case.merged_into"] = "case.merged_into"
     merge_id: uuid.UUID
@@ -227,11 +228,12 @@ class CaseMergedIntoV1(CaseEventBase):
     note_ids: list[uuid.UUID] = Field(default_factory=list)
     group_keys: list[str] = Field(default_factory=list)
     task_ids: list[uuid.UUID] = Field(default_factory=list)
+    attachment_ids: list[uuid.UUID] = Field(default_factory=list)
 
 
 class CaseMergedFromV1(CaseEventBase):
-    """Other cases were merged into this one (the target): it took their alerts, notes and
-    tasks (the tasks after its own, in the order of `source_case_ids`)."""
+    """Other cases were merged into this one (the target): it took their alerts, notes,
+    tasks (after its own, in the order of `source_case_ids`) and attachments."""
 
     type: Literal["case.merged_from"] = "case.merged_from"
     source_case_ids: list[uuid.UUID] = Field(min_length=1)
@@ -239,6 +241,7 @@ class CaseMergedFromV1(CaseEventBase):
     alert_ids: list[uuid.UUID] = Field(default_factory=list)
     note_ids: list[uuid.UUID] = Field(default_factory=list)
     task_ids: list[uuid.UUID] = Field(default_factory=list)
+    attachment_ids: list[uuid.UUID] = Field(default_factory=list)
     alert_count: int = Field(ge=0)
     from_severity: Severity
     to_severity: Severity
@@ -247,9 +250,9 @@ class CaseMergedFromV1(CaseEventBase):
 
 
 class CaseUnmergedV1(CaseEventBase):
-    """A merge of this case was undone: its alerts, notes and tasks (those not deleted
-    meanwhile) came back from the case it was merged into, and it is back in the status it
-    had before."""
+    """A merge of this case was undone: its alerts, notes, tasks and attachments (those not
+    deleted or removed meanwhile) came back from the case it was merged into, and it is
+    back in the status it had before."""
 
     type: Literal["case.unmerged"] = "case.unmerged"
     merge_id: uuid.UUID
@@ -258,16 +261,19 @@ class CaseUnmergedV1(CaseEventBase):
     alert_ids: list[uuid.UUID] = Field(default_factory=list)
     note_ids: list[uuid.UUID] = Field(default_factory=list)
     task_ids: list[uuid.UUID] = Field(default_factory=list)
+    attachment_ids: list[uuid.UUID] = Field(default_factory=list)
     alert_count: int = Field(ge=0)
 
 
 class CaseAlertRemovedV1(CaseEventBase):
-    """Alerts (and with an unmerge, notes and tasks) left this case for `to_case_id`."""
+    """Alerts (and with an unmerge, notes, tasks and attachments) left this case for
+    `to_case_id`."""
 
     type: Literal["case.alert_removed"] = "case.alert_removed"
     alert_ids: list[uuid.UUID] = Field(default_factory=list)
     note_ids: list[uuid.UUID] = Field(default_factory=list)
     task_ids: list[uuid.UUID] = Field(default_factory=list)
+    attachment_ids: list[uuid.UUID] = Field(default_factory=list)
     alert_count: int = Field(ge=0)
     to_case_id: uuid.UUID
     reason: Literal["split", "unmerge"]

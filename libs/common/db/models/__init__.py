@@ -48,7 +48,7 @@ from libs.common.db.models.delivery import (  # noqa: E402
     PlaybookRun,
     WebhookDelivery,
 )
-from libs.common.db.models.retention import CasePurge  # noqa: E402
+from libs.common.db.models.retention import CasePurge, PurgedAttachmentObject  # noqa: E402
 from libs.common.db.models.tenant_settings import (  # noqa: E402
     AlertingPolicyVersion,
     CaseTemplate,
@@ -84,6 +84,7 @@ __all__ = [
     "GroupingSlot",
     "OutboxMessage",
     "PlaybookRun",
+    "PurgedAttachmentObject",
     "TenantCasePolicy",
     "WebhookDelivery",
     "metadata",

@@ -302,8 +302,9 @@ class CaseTask(SQLModel, table=True):
 
 class CaseAttachment(SQLModel, table=True):
     """A file attached to a case. Its bytes are in the object store under `object_key`
-    (tenant/case/attachment id, never the uploaded name); a removal only stamps the row,
-    and the object stays (docs/attachments.md)."""
+    (tenant/case/attachment id, never the uploaded name; the case it was uploaded to,
+    which a merge does not change); a removal only stamps the row, and the object stays
+    until the case is purged (docs/attachments.md)."""
 
     __tablename__ = "case_attachments"
     __table_args__ = (

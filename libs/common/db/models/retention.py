@@ -1,4 +1,5 @@
-"""Retention: the tombstone each purged case leaves behind."""
+"""Retention: the tombstone each purged case leaves behind, and the objects of its
+attachments still to delete from the bucket."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Index, UniqueConstraint
+from sqlalchemy import Column, Index, Integer, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from libs.common.db.columns import json_column, tenant_column, tz_column
@@ -41,3 +42,29 @@ class CasePurge(SQLModel, table=True):
     purged_at: datetime = Field(sa_column=tz_column(server_now=True))
     # Rows removed per table, e.g. {"alerts": 12, "case_events": 30, ...}.
     removed: dict[str, Any] = Field(sa_column=json_column())
+
+
+class PurgedAttachmentObject(SQLModel, table=True):
+    """The object of an attachment whose row a purge removed, until it is deleted from the
+    bucket. Written in the purge's transaction and removed once the object is gone, so
+    neither a store that is down nor a crash after the purge loses track of an object
+    (services/cases/retention_purger.py). Ids only, like the tombstone."""
+
+    __tablename__ = "purged_attachment_objects"
+    __table_args__ = (
+        # The tenant's next objects to try: fewest failed attempts first, then oldest.
+        Index(
+            "ix_purged_attachment_objects_tenant_attempts", "tenant_id", "attempts", "recorded_at"
+        ),
+    )
+
+    object_key: str = Field(max_length=1_024, primary_key=True)
+    tenant_id: str = Field(sa_column=tenant_column())
+    # The purged case the attachment was on. Not a foreign key: the case is gone.
+    case_id: uuid.UUID
+    recorded_at: datetime = Field(sa_column=tz_column(server_now=True))
+    # Failed deletes so far, and when the last one was tried.
+    attempts: int = Field(
+        default=0, sa_column=Column(Integer, nullable=False, server_default=text("0"))
+    )
+    last_attempt_at: datetime | None = Field(default=None, sa_column=tz_column(nullable=True))
