@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from libs.common.casestore import attachments, notices, preservation, repository
+from libs.common.casestore import attachments, field_updates, notices, preservation, repository
 from libs.common.casestore.attachments import NewAttachment
 from libs.common.casestore.batch import (
     CaseGrowth,
@@ -26,11 +26,9 @@ from libs.common.casestore.batch import (
 from libs.common.casestore.changes import CaseChange, field_values, moves_status
 from libs.common.casestore.custom_values import (
     CheckedCase,
-    custom_field_changes,
     each_with_checked_custom_fields,
 )
 from libs.common.casestore.events import event_base, record_events
-from libs.common.casestore.fields import FIELD_EVENTS, stored_value
 from libs.common.casestore.lifecycle import (
     check_required_fields,
     check_transition,
@@ -39,19 +37,15 @@ from libs.common.casestore.lifecycle import (
     workflow_of,
 )
 from libs.common.casestore.merging import MergeOutcome, merge_cases
-from libs.common.casestore.policy import load_policy
 from libs.common.casestore.purging import PurgeOutcome, RetentionRule, purge_case
 from libs.common.casestore.splitting import SplitOutcome, split_case
 from libs.common.casestore.tasks import CaseTasks, NewTask
 from libs.common.casestore.unmerging import UnmergeOutcome, unmerge_case
 from libs.common.contracts.cases import (
-    CaseEventV1,
-    CaseFieldChangedV1,
     CaseReopenedV1,
     CaseStatus,
     CaseStatusChangedV1,
 )
-from libs.common.contracts.detections import Severity
 from libs.common.db.models import Case, CaseAttachment, CaseNote
 from libs.common.errors import DomainError, InvalidInput, MissingRequiredFields
 
@@ -60,6 +54,7 @@ __all__ = [
     "CaseOpening",
     "CaseStore",
     "CheckedCase",
+    "GroupingWrite",
     "NewAlert",
     "NewAttachment",
     "NewCase",
@@ -108,13 +103,12 @@ class CaseStore:
 
     async def open_checked_cases(
         self, session: AsyncSession, tenant_id: str, news: Sequence[CheckedCase], actor: str
-    ) -> list[Case]:
+    ) -> GroupingWrite:
         """Open many cases by hand in one go (concurrent creates committed together): the
         same rows and events as opening them one by one."""
-        written = await self.apply_grouping(
+        return await self.apply_grouping(
             session, tenant_id, [CaseOpening(new, []) for new in news], [], actor
         )
-        return written.opened
 
     async def attach_alerts(
         self,
@@ -253,39 +247,7 @@ class CaseStore:
         """Change any editable fields; one audit event per field whose value changed.
         `custom_fields` is a partial map (None removes a value): one event per changed key."""
         case = await self._lock(session, tenant_id, case_id)
-        values: dict[str, Any] = {}
-        events: list[CaseEventV1] = []
-        for field, event_type in FIELD_EVENTS.items():
-            if field not in requested:
-                continue
-            old, new = getattr(case, field), stored_value(field, requested[field])
-            if old == new:
-                continue  # not a change: no event
-            values[field] = new
-            due = await self._due_times_after(session, case, field, new)
-            values.update(due)
-            events.append(
-                CaseFieldChangedV1(
-                    **event_base(case, actor),
-                    type=event_type,
-                    field=field,
-                    old=list(old) if isinstance(old, list) else old,
-                    new=new,
-                    **due,
-                )
-            )
-        if "custom_fields" in requested:
-            custom, custom_events = await custom_field_changes(
-                session, case, requested["custom_fields"] or {}, actor
-            )
-            if custom_events:
-                values["custom_fields"] = custom
-                events += custom_events
-        if not events:
-            return case
-        case = await repository.update_case(session, tenant_id, case_id, values)
-        await record_events(session, self.source, events)
-        return case
+        return await field_updates.update_fields(session, self.source, case, requested, actor)
 
     async def record_sla_notices(
         self,
@@ -393,16 +355,6 @@ class CaseStore:
         """Delete a case that retention made due, with the cases merged into it, for
         good: tombstones in case_purges and `case.purged` messages remain."""
         return await purge_case(session, self.source, tenant_id, case_id, rule, actor)
-
-    async def _due_times_after(
-        self, session: AsyncSession, case: Case, field: str, value: Any
-    ) -> dict[str, datetime]:
-        """A severity change moves the SLA due times (cases opened before SLAs have none)."""
-        if field != "severity" or case.ack_due_at is None:
-            return {}
-        policy = (await load_policy(session, case.tenant_id)).policy
-        ack, resolve = policy.due_times(case.created_at, Severity(value))
-        return {"ack_due_at": ack, "resolve_due_at": resolve}
 
     async def _lock(
         self, session: AsyncSession, tenant_id: str, case_id: uuid.UUID, deleted: bool = False
