@@ -98,7 +98,10 @@ def create_app(settings: CasesSettings) -> FastAPI:
     app.state.retention_purger = purger
     case_service = CaseService(store, settings.cases.listing.count_limit)
     create_batcher = CaseCreateBatcher(
-        committed_creates(sessions, case_service), relay.notify, settings.cases.create_batch_max
+        committed_creates(sessions, case_service),
+        relay.notify,
+        settings.cases.create_batch_max,
+        settings.cases.create_batches_in_flight,
     )
     app.state.case_service = case_service
     app.state.create_batcher = create_batcher

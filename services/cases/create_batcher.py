@@ -2,9 +2,12 @@
 
 A create costs a handful of statements, and each statement costs far more of the cases
 process' CPU (SQLAlchemy, asyncpg, the event loop) than its rows do. So concurrent
-`POST /api/v1/cases` requests wait in one queue, and one task at a time commits whatever
+`POST /api/v1/cases` requests wait in one queue, and a committer task commits whatever
 has queued in one transaction (at most `max_batch`), while the next requests queue up
-behind it. A lone request is committed at once: nothing waits for company.
+behind it. A lone request is committed at once: nothing waits for company. Up to
+`in_flight` committers run at once, so one batch's Python work (checks before, answers
+after) overlaps another's time in Postgres; batches of one tenant still take its
+case-number lock one after the other, so numbers stay unique and in commit order.
 
 Each request still answers only after the transaction holding its case committed, so a
 201 means durable, as before. A request refused by its own input (template, custom
@@ -52,37 +55,41 @@ class _Waiting:
 
 class CaseCreateBatcher:
     def __init__(
-        self, commit: CommitCreates, on_committed: Callable[[], None], max_batch: int
+        self,
+        commit: CommitCreates,
+        on_committed: Callable[[], None],
+        max_batch: int,
+        in_flight: int = 1,
     ) -> None:
         self._commit_creates = commit
         self._on_committed = on_committed
         self._max_batch = max_batch
+        self._in_flight = in_flight
         self._queue: list[_Waiting] = []
-        self._committing: asyncio.Task[None] | None = None
+        self._committers: set[asyncio.Task[None]] = set()
 
     async def create(self, caller: Principal, body: CaseIn) -> CaseDetail:
         waiting = _Waiting(CreateRequest(caller, body))
         self._queue.append(waiting)
-        if self._committing is None:
-            self._committing = asyncio.create_task(self._commit_queued())
+        if len(self._committers) < self._in_flight:
+            committer = asyncio.create_task(self._commit_queued())
+            self._committers.add(committer)
+            committer.add_done_callback(self._committers.discard)
         return await waiting.answer
 
     async def stop(self) -> None:
-        """Let the batch in flight finish (its requests are waiting for their answers)."""
-        if self._committing is not None:
-            await asyncio.wait({self._committing})
+        """Let the batches in flight finish (their requests are waiting for answers)."""
+        if self._committers:
+            await asyncio.wait(set(self._committers))
 
     async def _commit_queued(self) -> None:
-        try:
-            while self._queue:
-                taken = self._queue[: self._max_batch]
-                del self._queue[: self._max_batch]
-                # A request cancelled while queued (its client left) is not written.
-                batch = [waiting for waiting in taken if not waiting.answer.done()]
-                if batch:
-                    await self._commit(batch)
-        finally:
-            self._committing = None
+        while self._queue:
+            taken = self._queue[: self._max_batch]
+            del self._queue[: self._max_batch]
+            # A request cancelled while queued (its client left) is not written.
+            batch = [waiting for waiting in taken if not waiting.answer.done()]
+            if batch:
+                await self._commit(batch)
 
     async def _commit(self, batch: list[_Waiting]) -> None:
         try:

@@ -5,22 +5,23 @@ each still gets its own case, number, audit event and outbox row, exactly as if 
 been alone, and a request refused by its template or custom fields is refused alone.
 What a batch costs is a fixed number of statements per (tenant, actor): the template
 reads of the requests naming one, one read of the custom field definitions, the store's
-grouping write, and one read each of the new cases' timelines and (when a template
-gave them some) tasks for the answers."""
+grouping write, and (when a template gave them some) one read of the new cases' tasks
+for the answers; their timelines are the audit rows just written."""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from libs.common.casestore.store import CaseStore, CheckedCase, NewCase
+from libs.common.casestore.store import CaseStore, CheckedCase, GroupingWrite, NewCase
 from libs.common.db.models import Alert, Case, CaseEvent, CaseNote, CaseTask
 from libs.common.errors import DomainError
 from libs.common.http import Principal
-from services.cases import repository, tasks_repository, templates_service
+from services.cases import tasks_repository, templates_service
 from services.cases.schemas import (
     AlertSummary,
     CaseDetail,
@@ -42,7 +43,7 @@ class CreateRequest:
 
 def case_detail(
     case: Case,
-    timeline: Sequence[CaseEvent],
+    timeline: Sequence[CaseEvent | dict[str, Any]],
     tasks: Sequence[CaseTask] = (),
     alerts: Sequence[Alert] = (),
     notes: Sequence[CaseNote] = (),
@@ -86,11 +87,10 @@ async def create_cases(
                 accepted.append((index, result))
         if not accepted:
             continue
-        cases = await store.open_checked_cases(
+        written = await store.open_checked_cases(
             session, tenant_id, [new for _, new in accepted], actor
         )
-        with_tasks = [case.id for case, (_, new) in zip(cases, accepted, strict=True) if new.tasks]
-        details = await _opened_details(session, tenant_id, cases, with_tasks)
+        details = await _opened_details(session, written, [new for _, new in accepted])
         for (index, _), detail in zip(accepted, details, strict=True):
             outcomes[index] = detail
     assert all(outcome is not None for outcome in outcomes)
@@ -113,12 +113,17 @@ async def _new_case(session: AsyncSession, request: CreateRequest) -> NewCase:
 
 
 async def _opened_details(
-    session: AsyncSession, tenant_id: str, cases: list[Case], with_tasks: list[uuid.UUID]
+    session: AsyncSession, written: GroupingWrite, news: Sequence[NewCase]
 ) -> list[CaseDetail]:
-    """Details of cases this transaction opened: no alerts or notes yet, tasks only where
-    a template gave some, so only their timelines (and those tasks) are read back."""
-    timelines = await repository.timelines(session, tenant_id, [case.id for case in cases])
-    tasks = (
-        await tasks_repository.tasks_of_cases(session, tenant_id, with_tasks) if with_tasks else {}
-    )
+    """Details of cases this transaction opened: no alerts or notes yet, their timelines
+    as just written, and tasks only where a template gave some (read back)."""
+    timelines: dict[uuid.UUID, list[dict[str, Any]]] = {}
+    for row in written.recorded:
+        timelines.setdefault(row["case_id"], []).append(row)
+    cases = written.opened
+    with_tasks = [case.id for case, new in zip(cases, news, strict=True) if new.tasks]
+    tasks = {}
+    if with_tasks:
+        tenant_id = cases[0].tenant_id
+        tasks = await tasks_repository.tasks_of_cases(session, tenant_id, with_tasks)
     return [case_detail(case, timelines[case.id], tasks.get(case.id, ())) for case in cases]

@@ -71,21 +71,6 @@ async def case_timeline(
     return list((await session.execute(statement)).scalars())
 
 
-async def timelines(
-    session: AsyncSession, tenant_id: str, case_ids: list[uuid.UUID]
-) -> dict[uuid.UUID, list[CaseEvent]]:
-    """The timelines of several cases (cases just opened together), one statement."""
-    statement = (
-        select(CaseEvent)
-        .where(CaseEvent.tenant_id == tenant_id, col(CaseEvent.case_id).in_(case_ids))
-        .order_by(CaseEvent.seq)  # type: ignore[arg-type]
-    )
-    found: dict[uuid.UUID, list[CaseEvent]] = {case_id: [] for case_id in case_ids}
-    for event in (await session.execute(statement)).scalars():
-        found[event.case_id].append(event)
-    return found
-
-
 async def case_notes(session: AsyncSession, tenant_id: str, case_id: uuid.UUID) -> list[CaseNote]:
     statement = (
         select(CaseNote)

@@ -50,8 +50,10 @@ class CasesSection(HttpServerSettings):
     # Largest attachment accepted (413 attachment_too_large above); the store's settings
     # are CASESTREAM__OBJECT_STORE__* (libs/common/settings.py).
     max_attachment_bytes: int = Field(default=25 * 1024 * 1024, ge=1, le=5 * 1024**3)
-    # Concurrent manual creates committed in one transaction at most (create_batcher.py).
+    # Concurrent manual creates committed in one transaction at most, and transactions
+    # of such batches under way at once (create_batcher.py).
     create_batch_max: int = Field(default=64, ge=1, le=500)
+    create_batches_in_flight: int = Field(default=2, ge=1, le=8)
 
 
 class CasesSettings(CommonSettings):

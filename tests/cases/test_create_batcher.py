@@ -26,10 +26,14 @@ class FakeCommits:
     def __init__(self) -> None:
         self.transactions: list[list[str]] = []
         self.notified = 0
+        self.running = self.most_at_once = 0
 
     async def __call__(self, requests: Sequence[CreateRequest]) -> list[Any]:
         titles = [r.body.title for r in requests]
+        self.running += 1
+        self.most_at_once = max(self.most_at_once, self.running)
         await asyncio.sleep(0.01)  # the database round trip, during which others queue
+        self.running -= 1
         if "poison" in titles:
             raise RuntimeError("the transaction failed")
         self.transactions.append(titles)
@@ -58,6 +62,18 @@ async def test_requests_queued_during_a_commit_share_the_next_transaction() -> N
     # All nine queued before the first commit began: at most 4 per transaction, in order.
     assert commits.transactions == [["t0", "t1", "t2", "t3"], ["t4", "t5", "t6", "t7"], ["t8"]]
     assert commits.notified == 3
+
+
+async def test_at_most_in_flight_transactions_run_at_once() -> None:
+    commits = FakeCommits()
+    batcher = CaseCreateBatcher(commits, commits.notify, max_batch=3, in_flight=2)
+
+    answers = await create_concurrently(batcher, [f"t{k}" for k in range(12)])
+
+    assert answers == [f"t{k}" for k in range(12)]
+    assert commits.most_at_once == 2
+    assert sorted(t for batch in commits.transactions for t in batch) == sorted(answers)
+    assert all(len(batch) <= 3 for batch in commits.transactions)
 
 
 async def test_a_refusal_lands_on_its_request_only() -> None:

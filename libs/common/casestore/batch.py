@@ -90,6 +90,7 @@ class CaseGrowth:
 class GroupingWrite:
     opened: list[Case] = field(default_factory=list)  # in the order of the openings
     inserted: set[uuid.UUID] = field(default_factory=set)  # alert ids actually stored
+    recorded: list[dict[str, Any]] = field(default_factory=list)  # audit rows, in order
 
 
 async def apply_grouping(
@@ -182,7 +183,7 @@ async def apply_grouping(
         for case_id, alerts in [*stored_alerts, *stored_uncased]
         for row in alert_outbox_rows(source, case_id, alerts)
     ]
-    await record_events(
+    result.recorded = await record_events(
         session, source, events, alert_messages, opened={case.id for case in opened}
     )
     return result

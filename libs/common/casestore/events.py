@@ -184,12 +184,13 @@ async def record_events(
     events: Sequence[CaseEventV1],
     extra_outbox: Sequence[dict[str, Any]] = (),
     opened: Collection[uuid.UUID] = (),
-) -> None:
-    """Audit and outbox rows for `events`, plus other messages to publish with them.
-    `opened`: cases inserted in this transaction, whose chains start here (no lookup)."""
+) -> list[dict[str, Any]]:
+    """Audit and outbox rows for `events`, plus other messages to publish with them;
+    returns the audit rows as written (a writer answering with the timeline needs no
+    read-back). `opened`: cases inserted in this transaction, whose chains start here."""
     if not events:
         await repository.insert_events(session, [], list(extra_outbox))
-        return
+        return []
     tenant_id = events[0].tenant_id
     assert all(e.tenant_id == tenant_id for e in events), "one tenant per recording"
     existing = [e.case_id for e in events if e.case_id not in opened]
@@ -211,3 +212,4 @@ async def record_events(
         audit_rows.append({**row, "prev_hash": prev, "hash": last[event.case_id]})
         outbox_rows.append(case_event_outbox_row(source, event, payload))
     await repository.insert_events(session, audit_rows, [*outbox_rows, *extra_outbox])
+    return audit_rows
