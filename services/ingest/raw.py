@@ -22,7 +22,7 @@ from services.ingest.bodies import TOO_DEEP, unparsed_object
 from services.ingest.entity_rules import EntityExtractor
 from services.ingest.native_wire import NativeWire, WireBatch
 from services.ingest.publisher import DetectionHeaders, DetectionPublisher, OutgoingDetection
-from services.ingest.service import encode_detection, too_large, validate_item
+from services.ingest.service import encode_detection, unstorable, validate_item
 
 TENANT_HEADERS = ("ce_tenantid", "tenant")
 
@@ -96,7 +96,7 @@ class RawTopicIngest:
                 documents.items[0], batch, occurrence_id, declared, documents.prefixed_keys
             )
             if fast is not None:
-                return too_large(len(fast.value), self._max_detection_bytes) or OutgoingDetection(
+                return unstorable(fast.value, self._max_detection_bytes) or OutgoingDetection(
                     fast.partition_key,
                     fast.value,
                     event_headers.of(occurrence_id, fast.detection_id),

@@ -7,6 +7,7 @@ message; every other item, and every rejection, takes the pydantic path below.""
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 from datetime import UTC, datetime
 from typing import Any
@@ -61,19 +62,30 @@ def validate_item(
 
 
 def encode_detection(detection: DetectionV1, limit: int) -> bytes | str:
-    """The message value, or why it cannot be one: the raw payload travels with the
-    detection, and the broker refuses messages past its size limit."""
+    """The message value, or why it cannot be one (`unstorable`)."""
     payload = detection.model_dump_json().encode()
-    return too_large(len(payload), limit) or payload
+    return unstorable(payload, limit) or payload
 
 
-def too_large(size: int, limit: int) -> str | None:
-    if size <= limit:
-        return None
-    return (
-        f"detection_too_large: {size} bytes once normalized, "
-        f"the limit is {limit} bytes (max_detection_bytes)"
-    )
+# U+0000 as JSON writes it (an odd number of backslashes before u0000; an even number is
+# an escaped backslash followed by the text "u0000").
+_NUL_ESCAPE = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000")
+
+
+def unstorable(message: bytes, limit: int) -> str | None:
+    """Why a normalized detection (its detections.v1 message) cannot go on, or None. The
+    raw payload travels with the detection and the broker refuses messages past its size
+    limit; and JSON can carry a NUL character where Postgres text and JSONB cannot, so
+    alerting could never store it: refused here, where the sender hears why, rather than
+    acknowledged and then dead-lettered downstream."""
+    if len(message) > limit:
+        return (
+            f"detection_too_large: {len(message)} bytes once normalized, "
+            f"the limit is {limit} bytes (max_detection_bytes)"
+        )
+    if b"\\u0000" in message and _NUL_ESCAPE.search(message):
+        return "invalid_detection: a value holds a NUL character (\\u0000), which cannot be stored"
+    return None
 
 
 def declared_format(name: str | None) -> FormatAdapter | None:
@@ -117,7 +129,7 @@ class IngestService:
                     document, batch, event_id, declared, documents.prefixed_keys
                 )
                 if wire is not None:
-                    refusal = too_large(len(wire.value), self._max_detection_bytes)
+                    refusal = unstorable(wire.value, self._max_detection_bytes)
                     if refusal:
                         results.append(_rejected(index, wire.detection_id, refusal))
                     else:

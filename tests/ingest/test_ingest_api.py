@@ -122,6 +122,30 @@ async def test_nothing_valid_is_a_422_naming_the_problem(client: httpx.AsyncClie
     assert reason.startswith("invalid_detection: no known format matched the document")
 
 
+async def test_a_nul_character_is_refused_per_item_before_it_is_acknowledged(
+    client: httpx.AsyncClient, samples: list[dict[str, Any]], shared_data: Path
+) -> None:
+    # JSON can carry U+0000; Postgres cannot store it, so alerting would dead-letter a
+    # detection ingest had acknowledged. Native (fast path) and Suricata (adapter path).
+    with_nul = copy.deepcopy(samples[6])
+    with_nul["event"] = {"CommandLine": "cmd.exe /c \u0000 payload"}
+    literal = copy.deepcopy(samples[7])
+    literal["event"] = {"CommandLine": "the text \\u0000 is no NUL"}
+    suricata = next(iter(read_detections(shared_data / "alerts" / "suricata_eve.jsonl.gz")))
+    suricata["alert"]["signature"] += "\u0000"
+    response = await client.post(
+        "/api/v1/detections", json=[with_nul, literal, suricata, samples[8]]
+    )
+
+    assert response.status_code == 202
+    items = response.json()["items"]
+    assert [i["status"] for i in items] == ["rejected", "accepted", "rejected", "accepted"]
+    for refused in (items[0], items[2]):
+        assert refused["reason"] == (
+            "invalid_detection: a value holds a NUL character (\\u0000), which cannot be stored"
+        )
+
+
 async def test_field_and_detection_sizes_are_limits_named_per_item(
     client: httpx.AsyncClient, samples: list[dict[str, Any]]
 ) -> None:

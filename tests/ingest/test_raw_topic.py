@@ -41,6 +41,7 @@ async def test_raw_records_are_normalized_or_dead_lettered(
     not_json = f"garbage {tenant}".encode()
     invalid = json.dumps({"detection_id": f"bad-{tenant}", "rule": {}}).encode()
     oversized = json.dumps({**sample, "event": {"Payload": "A" * 60_000}}).encode()
+    with_nul = json.dumps({**sample, "detection_id": f"nul-{tenant}", "event": {"x": "\0"}})
     producer = AIOKafkaProducer(bootstrap_servers=kafka_settings.bootstrap_servers)
     await producer.start()
     try:
@@ -49,6 +50,7 @@ async def test_raw_records_are_normalized_or_dead_lettered(
         await producer.send_and_wait("detections.raw.v1", not_json, headers=tagged)
         await producer.send_and_wait("detections.raw.v1", invalid, headers=tagged)
         await producer.send_and_wait("detections.raw.v1", oversized, headers=tagged)
+        await producer.send_and_wait("detections.raw.v1", with_nul.encode(), headers=tagged)
     finally:
         await producer.stop()
 
@@ -63,16 +65,17 @@ async def test_raw_records_are_normalized_or_dead_lettered(
     # The record's place in the topic names the occurrence: a redelivery is the same one.
     assert published_detection["occurrence_id"].startswith("detections.raw.v1/")
 
-    originals = {untenanted, not_json, invalid, oversized}
+    originals = {untenanted, not_json, invalid, oversized, with_nul.encode()}
     letters = await read_until(
         kafka_settings.bootstrap_servers,
         "detections.dlq.v1",
         lambda r: r.value in originals,
-        count=4,
+        count=5,
     )
     reasons = {r.value: header(r, "dlq_reason") or b"" for r in letters}
     assert reasons[untenanted].startswith(b"missing_tenant")
     assert reasons[not_json].startswith(b"invalid_json")
     assert reasons[invalid].startswith(b"invalid_detection: no known format matched")
     assert reasons[oversized].startswith(b"detection_too_large: ")
+    assert reasons[with_nul.encode()].startswith(b"invalid_detection: a value holds a NUL")
     assert {header(r, "dlq_source_topic") for r in letters} == {b"detections.raw.v1"}
