@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import shutil
 import tempfile
 import uuid
 from collections.abc import AsyncIterator
@@ -56,8 +57,13 @@ async def bench_infrastructure(
             KafkaSettings(bootstrap_servers=broker.bootstrap_servers, topic_partitions=partitions)
         )
         yield BenchInfrastructure(workdir, broker, database_url)
+    except BaseException:
+        # The services' and the broker's logs stay for whoever looks into the failure.
+        print(f"logs kept in {workdir}", flush=True)
+        raise
     finally:
         broker.stop()
         await drop_database(server_url, database)
         if embedded is not None:
             embedded.stop()
+    shutil.rmtree(workdir, ignore_errors=True)
