@@ -17,6 +17,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from libs.common.casestore.fields import normalize_tags
 from libs.common.casestore.store import CaseStore, CheckedCase, GroupingWrite, NewCase
 from libs.common.db.models import Alert, Case, CaseEvent, CaseNote, CaseTask
 from libs.common.errors import DomainError
@@ -105,7 +106,9 @@ async def _new_case(session: AsyncSession, request: CreateRequest) -> NewCase:
         severity=body.severity,
         description=body.description,
         assignee=body.assignee,
-        tags=tuple(body.tags),
+        # Checked here, per request: the store would refuse them in the batch's
+        # transaction, and every other request of the batch would be retried alone.
+        tags=tuple(normalize_tags(body.tags)),
         custom_fields=body.custom_fields,
         template=body.template,
         tasks=tasks,

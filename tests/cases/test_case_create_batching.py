@@ -61,15 +61,17 @@ async def test_a_create_refused_for_its_own_input_leaves_the_others_in_its_batch
     bodies[3] = opening(3, template="no-such-template")
     bodies[7] = opening(7, custom_fields={"region": "mars"})
     bodies[9] = opening(9, template="phishing")
+    bodies[10] = opening(10, tags=[f"tag-{n}" for n in range(51)])
 
     answers = await create_all(api, bodies)
 
     assert [a.status_code for a in answers] == [
-        422 if k in (3, 7) else 201 for k in range(len(bodies))
+        422 if k in (3, 7, 10) else 201 for k in range(len(bodies))
     ]
     assert answers[3].json()["details"] == {"template": "no-such-template"}
     assert answers[7].json()["details"]["field"] == "region"
     assert answers[9].json()["title"] == "[Phishing] Suspicious logon 9"
+    assert answers[10].json()["details"]["limit"] == 50
     async with sessions() as session:
         titles = (
             await session.scalars(
@@ -77,10 +79,18 @@ async def test_a_create_refused_for_its_own_input_leaves_the_others_in_its_batch
                 {"t": tenant},
             )
         ).all()
+        transactions = await session.scalar(
+            text("SELECT count(DISTINCT created_at) FROM cases WHERE tenant_id = :t"),
+            {"t": tenant},
+        )
+    # The refusals were found before the batch's transaction, which then committed the
+    # others together (a refusal inside it would have had each retried alone).
+    assert transactions is not None
+    assert transactions < len(titles)
     assert sorted(titles) == sorted(
         b["title"] if k != 9 else "[Phishing] Suspicious logon 9"
         for k, b in enumerate(bodies)
-        if k not in (3, 7)
+        if k not in (3, 7, 10)
     )
 
 
