@@ -78,7 +78,10 @@ async def create_cases(
             outcomes[index] = error
             continue
         groups.setdefault((new.tenant_id, request.caller.name), []).append((index, new))
-    for (tenant_id, actor), group in groups.items():
+    # In tenant order: each group takes its tenant's case-number lock until the commit,
+    # and two batches in flight taking two tenants' locks in opposite orders would
+    # deadlock (Postgres would abort one a second later, and its requests retry alone).
+    for (tenant_id, actor), group in sorted(groups.items()):
         checked = await store.check_openings(session, tenant_id, [new for _, new in group])
         accepted: list[tuple[int, CheckedCase]] = []
         for (index, _), result in zip(group, checked, strict=True):

@@ -12,7 +12,7 @@ import httpx
 from sqlalchemy import text
 
 from libs.common.db.engine import SessionFactory
-from tests.cases.custom_field_support import EVERY_TYPE, api, define
+from tests.cases.custom_field_support import EVERY_TYPE, OUTSIDER_HEADERS, api, define
 from tests.cases.test_case_templates import PHISHING, put_template
 from tests.casestore.test_case_store import events_and_outbox
 
@@ -111,3 +111,28 @@ async def test_a_value_postgres_cannot_store_is_a_422_and_fails_alone(
             text("SELECT count(*) FROM cases WHERE tenant_id = :t"), {"t": tenant}
         )
     assert stored == 5
+
+
+async def test_creates_of_two_tenants_in_one_batch_stay_apart(
+    api: httpx.AsyncClient, sessions: SessionFactory, tenant: str
+) -> None:
+    requests = [
+        api.post(
+            "/api/v1/cases",
+            json=opening(k),
+            headers=OUTSIDER_HEADERS if k % 2 else {},
+        )
+        for k in range(20)
+    ]
+    answers = await asyncio.gather(*requests)
+
+    assert [a.status_code for a in answers] == [201] * 20
+    ours = sorted(a.json()["number"] for k, a in enumerate(answers) if k % 2 == 0)
+    theirs = sorted(a.json()["number"] for k, a in enumerate(answers) if k % 2)
+    # Each tenant numbers its own cases, from 1, without gaps.
+    assert ours == list(range(1, 11))
+    assert theirs == list(range(1, 11))
+    listed = (await api.get("/api/v1/cases", params={"limit": 50})).json()["items"]
+    assert sorted(c["title"] for c in listed) == sorted(
+        f"Suspicious logon {k}" for k in range(0, 20, 2)
+    )
