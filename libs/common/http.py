@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -98,6 +100,18 @@ async def _render_database_error(_: Request, error: Exception) -> JSONResponse:
         "details": {"sqlstate": sqlstate},
     }
     return JSONResponse(body, status_code=422)
+
+
+def app_state(attribute: str) -> Callable[[Request], Awaitable[Any]]:
+    """A dependency giving `request.app.state.<attribute>` (a service the app made at
+    start): `Annotated[CaseService, Depends(app_state("case_service"))]`. Async, as every
+    dependency should be: FastAPI runs a plain `def` one in its thread pool."""
+
+    async def dependency(request: Request) -> Any:
+        return getattr(request.app.state, attribute)
+
+    dependency.__name__ = f"app_state_{attribute}"
+    return dependency
 
 
 def telemetry_config(settings: HttpServerSettings) -> TelemetryConfig:

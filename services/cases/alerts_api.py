@@ -8,10 +8,11 @@ import uuid
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query
 
 from libs.common.alertstore.model import ENTITY_VALUE_LIMIT, AlertQuery
 from libs.common.contracts.detections import EntityType
+from libs.common.http import app_state
 from services.cases.alerts_schemas import AlertCountOut, AlertOut, AlertPageOut
 from services.cases.alerts_service import AlertSearchService
 from services.cases.api import Caller
@@ -19,12 +20,7 @@ from services.cases.api import Caller
 router = APIRouter(prefix="/api/v1/alerts", tags=["alerts"])
 
 
-async def alert_search_service(request: Request) -> AlertSearchService:
-    service: AlertSearchService = request.app.state.alert_search_service
-    return service
-
-
-Service = Annotated[AlertSearchService, Depends(alert_search_service)]
+Service = Annotated[AlertSearchService, Depends(app_state("alert_search_service"))]
 Payload = Annotated[
     bool, Query(description="include each alert's detection as received (the raw payload)")
 ]

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from libs.common.contracts.cases import CaseClassification, CaseStatus
 from libs.common.contracts.detections import EntityType, Severity
 from libs.common.db.engine import transaction
-from libs.common.http import Principal
+from libs.common.http import Principal, app_state
 from services.cases.attachments_service import AttachmentService
 from services.cases.create_batcher import CaseCreateBatcher
 from services.cases.listing import CaseFilter, CaseSort, Ordering, SortOrder
@@ -37,7 +37,8 @@ from services.cases.service import CaseService
 router = APIRouter(prefix="/api/v1")
 
 # Dependencies are `async def` even when they await nothing: FastAPI runs a plain `def`
-# one in its thread pool, a thread hand-off per request (~4 % of a create's CPU).
+# one in its thread pool, a thread hand-off per request (~4 % of a create's CPU). The
+# app's services come through `app_state` (libs/common/http.py).
 
 
 async def principal(request: Request) -> Principal:
@@ -58,29 +59,14 @@ async def unit_of_work(request: Request) -> AsyncIterator[AsyncSession]:
     request.app.state.relay.notify()
 
 
-async def case_service(request: Request) -> CaseService:
-    service: CaseService = request.app.state.case_service
-    return service
-
-
-async def create_batcher(request: Request) -> CaseCreateBatcher:
-    batcher: CaseCreateBatcher = request.app.state.create_batcher
-    return batcher
-
-
-async def attachment_service(request: Request) -> AttachmentService:
-    service: AttachmentService = request.app.state.attachment_service
-    return service
-
-
 Caller = Annotated[Principal, Depends(principal)]
 Admin = Annotated[Principal, Depends(admin_principal)]
 # scope="function": the transaction commits before the response is sent, so a 2xx means
 # the change is durable and a client reading right after sees it.
 Session = Annotated[AsyncSession, Depends(unit_of_work, scope="function")]
-Service = Annotated[CaseService, Depends(case_service)]
-Attachments = Annotated[AttachmentService, Depends(attachment_service)]
-Creates = Annotated[CaseCreateBatcher, Depends(create_batcher)]
+Service = Annotated[CaseService, Depends(app_state("case_service"))]
+Attachments = Annotated[AttachmentService, Depends(app_state("attachment_service"))]
+Creates = Annotated[CaseCreateBatcher, Depends(app_state("create_batcher"))]
 JSON = "application/json"
 
 

@@ -6,8 +6,9 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, BackgroundTasks, Depends, Request, status
+from fastapi import APIRouter, BackgroundTasks, Depends, status
 
+from libs.common.http import app_state
 from services.cases.api import Caller, Session
 from services.cases.bulk_runner import BulkJobRunner
 from services.cases.bulk_schemas import BulkIn, BulkJobOut
@@ -16,18 +17,8 @@ from services.cases.bulk_service import BulkJobService
 router = APIRouter(prefix="/api/v1")
 
 
-async def bulk_service(request: Request) -> BulkJobService:
-    service: BulkJobService = request.app.state.bulk_job_service
-    return service
-
-
-async def bulk_runner(request: Request) -> BulkJobRunner:
-    runner: BulkJobRunner = request.app.state.bulk_job_runner
-    return runner
-
-
-Service = Annotated[BulkJobService, Depends(bulk_service)]
-Runner = Annotated[BulkJobRunner, Depends(bulk_runner)]
+Service = Annotated[BulkJobService, Depends(app_state("bulk_job_service"))]
+Runner = Annotated[BulkJobRunner, Depends(app_state("bulk_job_runner"))]
 
 
 @router.post(

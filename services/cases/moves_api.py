@@ -6,8 +6,9 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request, status
+from fastapi import APIRouter, Depends, status
 
+from libs.common.http import app_state
 from services.cases.api import Caller, Session
 from services.cases.moves_schemas import MergeIn, MergeOut, SplitIn, SplitOut, UnmergeOut
 from services.cases.moves_service import CaseMoveService
@@ -15,12 +16,7 @@ from services.cases.moves_service import CaseMoveService
 router = APIRouter(prefix="/api/v1")
 
 
-async def move_service(request: Request) -> CaseMoveService:
-    service: CaseMoveService = request.app.state.case_move_service
-    return service
-
-
-Service = Annotated[CaseMoveService, Depends(move_service)]
+Service = Annotated[CaseMoveService, Depends(app_state("case_move_service"))]
 
 
 @router.post(

@@ -6,8 +6,9 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request, Response, status
+from fastapi import APIRouter, Depends, Response, status
 
+from libs.common.http import app_state
 from services.cases.api import Caller, Session
 from services.cases.tasks_schemas import TaskIn, TaskOut, TaskPatch
 from services.cases.tasks_service import CaseTaskService
@@ -15,12 +16,7 @@ from services.cases.tasks_service import CaseTaskService
 router = APIRouter(prefix="/api/v1/cases/{case_id}/tasks", tags=["tasks"])
 
 
-async def task_service(request: Request) -> CaseTaskService:
-    service: CaseTaskService = request.app.state.task_service
-    return service
-
-
-Tasks = Annotated[CaseTaskService, Depends(task_service)]
+Tasks = Annotated[CaseTaskService, Depends(app_state("task_service"))]
 
 
 @router.post(

@@ -6,11 +6,12 @@ import uuid
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request, Response, status
+from fastapi import APIRouter, Depends, Query, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from libs.common.contracts.detections import EntityType
 from libs.common.db.models import EntityVerdict
+from libs.common.http import app_state
 from libs.common.verdicts.model import VALUE_LIMIT, Verdict, entity_key
 from services.cases.api import Caller, Session
 from services.cases.verdict_service import VerdictService
@@ -41,12 +42,7 @@ class VerdictOut(BaseModel):
     raised_case_ids: list[uuid.UUID] = Field(default_factory=list)
 
 
-async def verdict_service(request: Request) -> VerdictService:
-    service: VerdictService = request.app.state.verdict_service
-    return service
-
-
-Service = Annotated[VerdictService, Depends(verdict_service)]
+Service = Annotated[VerdictService, Depends(app_state("verdict_service"))]
 EntityTypeQuery = Annotated[EntityType, Query(alias="type")]
 ValueQuery = Annotated[str, Query(min_length=1, max_length=VALUE_LIMIT)]
 
