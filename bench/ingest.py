@@ -9,11 +9,13 @@ import asyncio
 import json
 import time
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
-from bench.infrastructure import add_common_arguments, bench_infrastructure
+from bench.infrastructure import BenchInfrastructure, add_common_arguments, bench_infrastructure
 from bench.kafka_baseline import measure_kafka
 from bench.measure import percentile, read_process
 from bench.replay import load_corpus, post_corpus, published_sizes
@@ -55,30 +57,40 @@ async def kafka_native(bootstrap: str, detections: list[dict[str, Any]]) -> floa
     return len(detections) / (last - started)
 
 
+@asynccontextmanager
+async def running_ingest(infra: BenchInfrastructure) -> AsyncIterator[tuple[PipelineConfig, int]]:
+    """The real ingest process on the bench's broker and database, rate limits lifted;
+    yields its configuration and pid, and stops it after."""
+    config = PipelineConfig.with_fresh_credentials(
+        database_url=infra.database_url,
+        bootstrap_servers=infra.broker.bootstrap_servers,
+        tenant="bench",
+        log_dir=infra.workdir / "logs",
+        partitions=PARTITIONS,
+        extra_env={
+            "CASESTREAM__LOG__LEVEL": "WARNING",
+            "CASESTREAM__INGEST__RATE_LIMIT_PER_KEY": UNLIMITED,
+            "CASESTREAM__INGEST__RATE_LIMIT_PER_TENANT": UNLIMITED,
+        },
+    )
+    services = ServiceProcesses(config, names=("ingest",))
+    await asyncio.to_thread(services.start, 180.0)
+    try:
+        pid = services.processes["ingest"].pid
+        assert pid is not None
+        yield config, pid
+    finally:
+        await asyncio.to_thread(services.stop)
+
+
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     detections = load_corpus(args.data)[: args.limit or None]
     async with bench_infrastructure("bench-ingest", args.postgres, PARTITIONS) as infra:
-        workdir, broker, database_url = infra.workdir, infra.broker, infra.database_url
+        broker = infra.broker
         baseline = await measure_kafka(
             broker.bootstrap_servers, published_sizes(detections), PARTITIONS
         )
-        config = PipelineConfig.with_fresh_credentials(
-            database_url=database_url,
-            bootstrap_servers=broker.bootstrap_servers,
-            tenant="bench",
-            log_dir=workdir / "logs",
-            partitions=PARTITIONS,
-            extra_env={
-                "CASESTREAM__LOG__LEVEL": "WARNING",
-                "CASESTREAM__INGEST__RATE_LIMIT_PER_KEY": UNLIMITED,
-                "CASESTREAM__INGEST__RATE_LIMIT_PER_TENANT": UNLIMITED,
-            },
-        )
-        services = ServiceProcesses(config, names=("ingest",))
-        await asyncio.to_thread(services.start, 180.0)
-        try:
-            pid = services.processes["ingest"].pid
-            assert pid is not None
+        async with running_ingest(infra) as (config, pid):
             rows = []
             for batch, concurrency, share in HTTP_SCENARIOS:
                 items = detections[: max(batch, int(len(detections) * share))]
@@ -112,8 +124,6 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 }
             )
             peak = read_process(pid).peak_rss_mib
-        finally:
-            await asyncio.to_thread(services.stop)
     result = {
         "raw_produce_per_s": round(baseline.produce_per_second),
         "raw_consume_per_s": round(baseline.consume_per_second),

@@ -15,11 +15,10 @@ import sys
 from pathlib import Path
 
 from bench.infrastructure import add_common_arguments, bench_infrastructure
+from bench.ingest import running_ingest
 from bench.measure import read_process
 from bench.replay import load_corpus, post_corpus
-from libs.embedded.pipeline import PipelineConfig, ServiceProcesses
 
-UNLIMITED = "1000000000/minute"
 # A sample counts toward the first stage whose marker is in its innermost matching frame.
 STAGES = (
     ("body split and guards", ("_raw_items", "_reads_alike", "may_hold_prefixed_keys")),
@@ -54,48 +53,32 @@ def summarize(raw_profile: Path) -> list[tuple[str, float]]:
 
 async def run(args: argparse.Namespace) -> None:
     detections = load_corpus(args.data)[: args.limit or None]
-    async with bench_infrastructure("ingest-profile", args.postgres, 3) as infra:
-        config = PipelineConfig.with_fresh_credentials(
-            database_url=infra.database_url,
-            bootstrap_servers=infra.broker.bootstrap_servers,
-            tenant="bench",
-            log_dir=infra.workdir / "logs",
-            partitions=3,
-            extra_env={
-                "CASESTREAM__LOG__LEVEL": "WARNING",
-                "CASESTREAM__INGEST__RATE_LIMIT_PER_KEY": UNLIMITED,
-                "CASESTREAM__INGEST__RATE_LIMIT_PER_TENANT": UNLIMITED,
-            },
+    async with (
+        bench_infrastructure("ingest-profile", args.postgres, 3) as infra,
+        running_ingest(infra) as (config, pid),
+    ):
+        await post_corpus(config, detections[: args.batch * 2], args.batch, args.clients)
+        output = infra.workdir / "ingest.pyspy"
+        spy = await asyncio.create_subprocess_exec(
+            str(Path(sys.executable).parent / "py-spy"),
+            *("record", "--nonblocking", "-r", "200", "-f", "raw"),
+            *("-p", str(pid), "-o", str(output)),
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.DEVNULL,
         )
-        services = ServiceProcesses(config, names=("ingest",))
-        await asyncio.to_thread(services.start, 180.0)
-        try:
-            pid = services.processes["ingest"].pid
-            assert pid is not None
-            await post_corpus(config, detections[: args.batch * 2], args.batch, args.clients)
-            output = infra.workdir / "ingest.pyspy"
-            spy = await asyncio.create_subprocess_exec(
-                str(Path(sys.executable).parent / "py-spy"),
-                *("record", "--nonblocking", "-r", "200", "-f", "raw"),
-                *("-p", str(pid), "-o", str(output)),
-                stdout=asyncio.subprocess.DEVNULL,
-                stderr=asyncio.subprocess.DEVNULL,
+        await asyncio.sleep(1.0)  # py-spy attaching
+        for _ in range(args.rounds):
+            before = read_process(pid)
+            seconds, _ = await post_corpus(config, detections, args.batch, args.clients)
+            cpu = read_process(pid).cpu_seconds - before.cpu_seconds
+            print(
+                f"batches of {args.batch} x{args.clients}: {len(detections) / seconds:.0f}/s,"
+                f" ingest CPU {cpu * 1e6 / len(detections):.0f} us per detection"
             )
-            await asyncio.sleep(1.0)  # py-spy attaching
-            for _ in range(args.rounds):
-                before = read_process(pid)
-                seconds, _ = await post_corpus(config, detections, args.batch, args.clients)
-                cpu = read_process(pid).cpu_seconds - before.cpu_seconds
-                print(
-                    f"batches of {args.batch} x{args.clients}: {len(detections) / seconds:.0f}/s,"
-                    f" ingest CPU {cpu * 1e6 / len(detections):.0f} us per detection"
-                )
-            spy.send_signal(signal.SIGINT)
-            await asyncio.wait_for(spy.wait(), 60)
-            for stage, share in summarize(output):
-                print(f"  {share:5.1f} %  {stage}")
-        finally:
-            await asyncio.to_thread(services.stop)
+        spy.send_signal(signal.SIGINT)
+        await asyncio.wait_for(spy.wait(), 60)
+        for stage, share in summarize(output):
+            print(f"  {share:5.1f} %  {stage}")
 
 
 def main() -> None:
