@@ -26,6 +26,23 @@ def read_process(pid: int) -> ProcessFigures:
     return ProcessFigures(cpu, peak_kib / 1024)
 
 
+def postgres_cpu_seconds() -> float:
+    """CPU seconds of every PostgreSQL server process on the machine, with what the
+    postmaster's exited children used: the database's side of a benchmark, as long as
+    nothing else uses that server meanwhile."""
+    total = 0.0
+    for stat_file in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            stat = stat_file.read_text()
+        except OSError:  # exited since the listing
+            continue
+        if stat[stat.index("(") + 1 : stat.rindex(")")] != "postgres":
+            continue
+        fields = stat[stat.rindex(")") + 2 :].split()
+        total += sum(int(f) for f in fields[11:15])  # utime, stime, cutime, cstime
+    return total / TICKS
+
+
 def percentile(values: list[float], fraction: float) -> float:
     ordered = sorted(values)
     if not ordered:
