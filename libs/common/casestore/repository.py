@@ -12,13 +12,12 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
+from libs.common.db.array_insert import ArrayInsert
 from libs.common.db.models import (
-    Alert,
     Case,
     CaseAttachment,
     CaseEvent,
     CaseNote,
-    OutboxMessage,
     TenantCasePolicy,
 )
 
@@ -111,18 +110,55 @@ async def update_case(
     return (await session.execute(statement)).scalar_one()
 
 
+# stored_at takes its default.
+INSERT_ALERTS = ArrayInsert(
+    "alerts",
+    {
+        "id": "uuid",
+        "tenant_id": "text",
+        "detection_id": "text",
+        "case_id": "uuid",
+        "title": "text",
+        "severity": "text",
+        "rule_id": "text",
+        "rule_name": "text",
+        "host": "text",
+        "source": "text",
+        "group_key": "text",
+        "event_time": "timestamptz",
+        "effective_time": "timestamptz",
+        "time_fallback": "boolean",
+        "ingested_at": "timestamptz",
+        "detection": "jsonb",
+        "grouping": "jsonb",
+        "occurrence_id": "text",
+        "occurrence_count": "integer",
+        "last_seen": "timestamptz",
+        "fingerprint": "text",
+    },
+    "ON CONFLICT (tenant_id, detection_id) DO NOTHING RETURNING id",
+    defaults={"occurrence_count": 1},
+)
+# id and created_at take their defaults.
+INSERT_OUTBOX = ArrayInsert(
+    "outbox",
+    {
+        "event_id": "uuid",
+        "tenant_id": "text",
+        "topic": "text",
+        "key": "text",
+        "headers": "jsonb",
+        "payload": "jsonb",
+    },
+)
+
+
 async def insert_alerts(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> list[uuid.UUID]:
     """Insert alerts; a (tenant, detection_id) already stored is skipped, not an error."""
     if not rows:
         return []
-    # executemany form: one cached statement whatever the row count (a multi-row VALUES
-    # list is a new statement to compile for every batch size, which dominated alerting).
-    statement = (
-        insert(Alert)
-        .on_conflict_do_nothing(index_elements=["tenant_id", "detection_id"])
-        .returning(col(Alert.id))
-    )
-    return list((await session.execute(statement, list(rows))).scalars())
+    result = await session.execute(INSERT_ALERTS.statement, INSERT_ALERTS.parameters(rows))
+    return list(result.scalars())
 
 
 # Each stored alert's detection entities and host, lower-cased and cut to what a btree key
@@ -196,7 +232,7 @@ async def insert_events(
     if events:
         await session.execute(insert(CaseEvent), list(events))
     if outbox:
-        await session.execute(insert(OutboxMessage), list(outbox))
+        await session.execute(INSERT_OUTBOX.statement, INSERT_OUTBOX.parameters(outbox))
 
 
 async def last_event_hashes(
