@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 from collections.abc import Sequence
 from typing import Any
 
@@ -39,9 +38,11 @@ log = get_logger(__name__)
 
 RELAY_LOCK_KEY = 0x6F7574626F78  # "outbox"
 
+# The payload as Postgres prints it: the message body without a round trip through
+# Python objects (decoding and re-encoding it was a tenth of alerting's CPU).
 CLAIM = text(
-    "SELECT id, topic, key, headers, payload FROM outbox WHERE sent_at IS NULL "
-    "ORDER BY id LIMIT :limit FOR UPDATE SKIP LOCKED"
+    "SELECT id, topic, key, headers, payload::text AS payload FROM outbox "
+    "WHERE sent_at IS NULL ORDER BY id LIMIT :limit FOR UPDATE SKIP LOCKED"
 )
 MARK_SENT = text("UPDATE outbox SET sent_at = now() WHERE id = ANY(:ids)")
 
@@ -64,7 +65,7 @@ def outgoing_by_topic(rows: Sequence[Any]) -> dict[str, list[KeyedRecord]]:
         by_topic.setdefault(row.topic, []).append(
             KeyedRecord(
                 row.key.encode(),
-                json.dumps(row.payload, separators=(",", ":")).encode(),
+                row.payload.encode(),
                 wire_headers(row.headers, correlation_id),
             )
         )
