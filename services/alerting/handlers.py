@@ -75,11 +75,7 @@ async def process_one_by_one(
                 raise
             await dead_letter_record(broker, record, f"refused by the database: {error.orig}")
             continue
-        total.stored += outcome.stored
-        total.duplicates += outcome.duplicates
-        total.repeats += outcome.repeats
-        total.cases_opened += outcome.cases_opened
-        total.cases_grown += outcome.cases_grown
+        total.add(outcome)
     return total
 
 

@@ -50,6 +50,15 @@ class BatchOutcome:
     # Per tenant, the alerts this batch stored or counted a repeat on.
     changed: dict[str, set[uuid.UUID]] = field(default_factory=lambda: defaultdict(set))
 
+    def add(self, other: BatchOutcome) -> None:
+        self.stored += other.stored
+        self.duplicates += other.duplicates
+        self.repeats += other.repeats
+        self.cases_opened += other.cases_opened
+        self.cases_grown += other.cases_grown
+        for tenant_id, alert_ids in other.changed.items():
+            self.changed[tenant_id].update(alert_ids)
+
 
 def _group_key(detection: DetectionV1, policy: GroupingPolicy) -> GroupKey:
     """One case per (correlation rule, correlated entity) for correlation alerts; the

@@ -37,6 +37,8 @@ def verdicts_on(
 ) -> dict[Verdict, list[str]]:
     """The verdicts that apply to a detection, each with the entities that carry it."""
     found: dict[Verdict, list[str]] = {}
+    if not verdicts:  # the usual batch: none of its entities has a verdict
+        return found
     for kind, value in sorted(detection_entities(detection)):
         verdict = verdicts.get((kind, value))
         if verdict is not None:
