@@ -12,6 +12,9 @@ Kafka and marks them sent.
   the transaction rolls back, the rows stay unsent and the next round publishes them all
   again. A crash between publish and mark also re-publishes: delivery is at least once,
   and consumers dedup by event id.
+- Sent rows are deleted once older than `keep_sent_seconds`, from the head of the table
+  (the lowest ids: the oldest rows) in bounded rounds, so the outbox does not grow with
+  every alert ever published. An unsent row is never deleted.
 - The relay has its own producer (connected on first use, so a broker that is down at
   start only delays the events) and writes the headers FastStream's `publish` wrote when
   the relay used it: consumers see no difference."""
@@ -20,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -45,6 +49,15 @@ CLAIM = text(
     "WHERE sent_at IS NULL ORDER BY id LIMIT :limit FOR UPDATE SKIP LOCKED"
 )
 MARK_SENT = text("UPDATE outbox SET sent_at = now() WHERE id = ANY(:ids)")
+# Looks only at the first :scan rows by id (an index range, whatever the table's size);
+# sent rows are at the head unless the relay is behind, and then there is nothing to do.
+PRUNE_SENT = text(
+    "DELETE FROM outbox WHERE id IN (SELECT id FROM (SELECT id, sent_at FROM outbox"
+    " ORDER BY id LIMIT :scan) AS head"
+    " WHERE sent_at < now() - make_interval(secs => :keep))"
+)
+PRUNE_SCAN_ROWS = 10_000
+PRUNE_MAX_ROUNDS = 20
 
 
 class OutboxNotPublished(Exception):
@@ -120,15 +133,36 @@ class OutboxRelay:
             self._producer = producer
         return self._producer
 
+    async def prune_sent(self) -> int:
+        """Delete sent rows older than keep_sent_seconds; returns how many."""
+        deleted = 0
+        for _ in range(PRUNE_MAX_ROUNDS):  # bounded: the next check goes on
+            async with transaction(self._sessions) as session:
+                result = await session.execute(
+                    PRUNE_SENT,
+                    {"scan": PRUNE_SCAN_ROWS, "keep": float(self._settings.keep_sent_seconds)},
+                )
+            count = int(result.rowcount)  # type: ignore[attr-defined]
+            deleted += count
+            if count < PRUNE_SCAN_ROWS:
+                break
+        if deleted:
+            log.info("outbox.pruned", count=deleted)
+        return deleted
+
     def notify(self) -> None:
         """Called after a commit that wrote outbox rows: relay now rather than at the next poll."""
         self._wake.set()
 
     async def run(self) -> None:
         interval = self._settings.poll_interval_ms / 1000
+        next_prune = time.monotonic()
         while True:
             try:
                 sent = await self.relay_once()
+                if time.monotonic() >= next_prune:
+                    next_prune = time.monotonic() + self._settings.prune_interval_seconds
+                    await self.prune_sent()
             except asyncio.CancelledError:
                 raise
             except Exception:

@@ -1,7 +1,8 @@
 """The outbox relay publishes committed rows to Kafka as record batches and marks them
 sent: every topic and key, each row on the partition a keyed send would pick, a key's
 rows in the order they were written, the headers consumers always got. With Kafka
-unreachable, writes still succeed and events wait until it is back."""
+unreachable, writes still succeed and events wait until it is back. Sent rows are
+deleted once older than the outbox keeps them; unsent rows never are."""
 
 from __future__ import annotations
 
@@ -154,3 +155,33 @@ async def test_rows_wait_while_kafka_is_down_and_go_out_once_it_is_back(
     finally:
         await relay.stop()
         broker.stop()
+
+
+async def test_sent_rows_are_deleted_once_older_than_kept_and_unsent_never(
+    sessions: SessionFactory, kafka_settings: KafkaSettings, tenant: str
+) -> None:
+    await open_cases(sessions, tenant, 3)
+    await drain_outbox(sessions, kafka_settings)
+    fresh = await open_cases(sessions, tenant, 1)  # never relayed: stays unsent
+    async with transaction(sessions) as session:
+        # One sent row two hours ago, one a minute ago.
+        await session.execute(
+            text(
+                "UPDATE outbox SET sent_at = now() - CASE WHEN key = :old"
+                " THEN interval '2 hours' ELSE interval '1 minute' END"
+                " WHERE tenant_id = :t AND sent_at IS NOT NULL"
+            ),
+            {"t": tenant, "old": (await sent_keys(sessions, tenant))[0]},
+        )
+    relay = OutboxRelay(sessions, kafka_settings, OutboxSettings(keep_sent_seconds=3600))
+    try:
+        assert await relay.prune_sent() >= 1
+    finally:
+        await relay.stop()
+    rows = await outbox_rows(sessions, tenant)
+    assert len(rows) == 3  # the old sent row went; the recent sent rows and unsent stay
+    assert [row.key for row in rows if row.sent_at is None] == [str(fresh[0])]
+
+
+async def sent_keys(sessions: SessionFactory, tenant: str) -> list[str]:
+    return [row.key for row in await outbox_rows(sessions, tenant) if row.sent_at is not None]
