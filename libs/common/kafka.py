@@ -16,13 +16,14 @@ from typing import Any, Literal
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
-from aiokafka.partitioner import DefaultPartitioner, murmur2
+from aiokafka.partitioner import DefaultPartitioner
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 
 from libs.common.contracts.envelope import decode_headers
 from libs.common.contracts.topics import ALL_TOPICS, DETECTIONS_DLQ, Topic
 from libs.common.logging import get_logger
+from libs.common.murmur2 import murmur2
 from libs.common.settings import KafkaSettings
 
 log = get_logger(__name__)
@@ -71,7 +72,7 @@ def _key_hash(key: bytes) -> int:
 
 def murmur2_partitioner(key: bytes | None, all_partitions: list[int], available: list[int]) -> int:
     """Kafka's default partitioning (murmur2 of the key), with the hash cached per key:
-    aiokafka's murmur2 is pure Python (~17 µs a message) and our keys repeat a lot."""
+    murmur2 in Python costs microseconds a message and detection keys repeat a lot."""
     if key is None:
         return int(DefaultPartitioner()(key, all_partitions, available))
     return int(all_partitions[_key_hash(key) % len(all_partitions)])
