@@ -131,7 +131,10 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             tenant=backlog_tenant,
             log_dir=infra.workdir / "logs",
             partitions=PARTITIONS,
-            extra_env={"CASESTREAM__LOG__LEVEL": "WARNING"},
+            extra_env={
+                "CASESTREAM__LOG__LEVEL": "WARNING",
+                "CASESTREAM__ALERT_TOPICS__PUBLISH_V1": str(not args.without_alerts_v1).lower(),
+            },
         )
         services = ServiceProcesses(config, names=("alerting",))
         await asyncio.to_thread(services.start)
@@ -177,6 +180,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "paced_latency_p50_ms": round(percentile(light["lags"], 0.5) * 1000, 1),
         "paced_latency_p99_ms": round(percentile(light["lags"], 0.99) * 1000, 1),
         "alerting_peak_rss_mib": round(after.peak_rss_mib, 1),
+        "alerts_v1_published": not args.without_alerts_v1,
         "target_per_s": 5_000,
     }
     print_figures(result)
@@ -188,6 +192,11 @@ def main() -> None:
     add_common_arguments(parser)
     parser.add_argument("--rate", type=float, default=300, help="paced phase, detections/s")
     parser.add_argument("--paced-count", type=int, default=3_000)
+    parser.add_argument(
+        "--without-alerts-v1",
+        action="store_true",
+        help="as an installation that retired the deprecated alerts.v1 (docs/alert-topics.md)",
+    )
     args = parser.parse_args()
     result = asyncio.run(run(args))
     args.out.mkdir(parents=True, exist_ok=True)

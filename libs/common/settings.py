@@ -137,6 +137,14 @@ class HttpServerSettings(BaseModel):
     opentelemetry: bool = False
 
 
+class AlertTopicsSettings(BaseModel):
+    """Which alert topics every writer of alerts publishes (docs/alert-topics.md)."""
+
+    # alerts.v1 is deprecated: turn it off (step 3 of its retirement) once no consumer
+    # group reads it. Every cased alert then costs one outbox row instead of two.
+    publish_v1: bool = True
+
+
 class CommonSettings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix=ENV_PREFIX,
@@ -152,3 +160,4 @@ class CommonSettings(BaseSettings):
     outbox: OutboxSettings = OutboxSettings()
     object_store: ObjectStoreSettings = ObjectStoreSettings()
     alert_store: AlertStoreSettings = AlertStoreSettings()
+    alert_topics: AlertTopicsSettings = AlertTopicsSettings()

@@ -24,7 +24,10 @@ def create_app(settings: AlertingSettings) -> FastStream:
     relay = OutboxRelay(sessions, settings.kafka, settings.outbox)
     opensearch = settings.alert_store.kind is AlertStoreKind.OPENSEARCH
     grouping = GroupingService(
-        CaseStore(source="casestream/alerting"),
+        CaseStore(
+            source="casestream/alerting",
+            publish_alerts_v1=settings.alert_topics.publish_v1,
+        ),
         correlation=correlation_engine(settings.alerting.correlation),
         announce_changes=opensearch,
     )

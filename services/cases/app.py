@@ -49,7 +49,7 @@ def create_app(settings: CasesSettings) -> FastAPI:
     engine = create_engine(settings.database)
     sessions = create_session_factory(engine)
     relay = OutboxRelay(sessions, settings.kafka, settings.outbox)
-    store = CaseStore(source="casestream/cases")
+    store = CaseStore(source="casestream/cases", publish_alerts_v1=settings.alert_topics.publish_v1)
     compactor = CountCompactor(sessions, settings.cases.count_compaction)
     scanner = SlaScanner(sessions, store, settings.cases.sla_scanner, on_recorded=relay.notify)
     objects = ObjectStore(settings.object_store)

@@ -209,3 +209,33 @@ async def test_a_failed_transaction_leaves_no_event(sessions: SessionFactory, te
     events, outbox = await events_and_outbox(sessions, case_id)
     assert [e.type for e in events] == ["case.opened"]
     assert len(outbox) == 1
+
+
+async def alert_topics_of(sessions: SessionFactory, tenant: str) -> list[str]:
+    async with sessions() as session:
+        result = await session.execute(
+            text(
+                "SELECT topic FROM outbox WHERE tenant_id = :t AND topic LIKE 'alerts.%'"
+                " ORDER BY topic"
+            ),
+            {"t": tenant},
+        )
+        return list(result.scalars())
+
+
+@pytest.mark.parametrize(
+    ("publish_v1", "topics"),
+    [(True, ["alerts.v1", "alerts.v1", "alerts.v2", "alerts.v2"]), (False, ["alerts.v2"] * 2)],
+)
+async def test_alerts_v1_is_written_only_while_it_is_published(
+    sessions: SessionFactory, tenant: str, publish_v1: bool, topics: list[str]
+) -> None:
+    store = CaseStore("test", publish_alerts_v1=publish_v1)
+    async with transaction(sessions) as session:
+        await store.open_case(
+            session,
+            NewCase(tenant_id=tenant, title="t", severity=Severity.LOW),
+            [alert(tenant, "d1"), alert(tenant, "d2")],
+            "tester",
+        )
+    assert await alert_topics_of(sessions, tenant) == topics

@@ -101,6 +101,7 @@ async def apply_grouping(
     growths: Sequence[CaseGrowth],
     actor: str,
     uncased: Sequence[NewAlert] = (),
+    publish_alerts_v1: bool = True,
 ) -> GroupingWrite:
     result = GroupingWrite()
     growths = _one_growth_per_case(growths)
@@ -181,7 +182,7 @@ async def apply_grouping(
     alert_messages = [
         row
         for case_id, alerts in [*stored_alerts, *stored_uncased]
-        for row in alert_outbox_rows(source, case_id, alerts)
+        for row in alert_outbox_rows(source, case_id, alerts, publish_alerts_v1)
     ]
     result.recorded = await record_events(
         session, source, events, alert_messages, opened={case.id for case in opened}

@@ -50,11 +50,15 @@ _V2_ONLY_FIELDS = set(AlertV2.model_fields) - _SHARED_FIELDS - {"schema_version"
 
 
 def alert_outbox_rows(
-    source: str, case_id: uuid.UUID | None, alerts: Sequence[NewAlertLike]
+    source: str,
+    case_id: uuid.UUID | None,
+    alerts: Sequence[NewAlertLike],
+    publish_v1: bool = True,
 ) -> list[dict[str, Any]]:
     """Messages for alerts just stored, keyed by tenant and alert: `alerts.v2` for every
-    alert, and `alerts.v1` as well for one with a case (v1 requires a case; it stays
-    published for its subscribers until it is retired, docs/alert-topics.md)."""
+    alert, and `alerts.v1` as well for one with a case while `publish_v1` (v1 requires a
+    case; it stays published for its subscribers until it is retired,
+    docs/alert-topics.md)."""
     now = datetime.now(UTC)
     event_ids = iter(new_event_ids(2 * len(alerts)))
     headers: dict[str, tuple[dict[str, str], dict[str, str]]] = {}
@@ -65,7 +69,7 @@ def alert_outbox_rows(
         v1_headers, v2_headers = headers[alert.tenant_id]
         message = _alert_v2(source, case_id, alert, now)
         shared = message.model_dump_json(include=_SHARED_FIELDS)[1:-1]
-        if case_id is not None:
+        if publish_v1 and case_id is not None:
             v1 = '{"schema_version":1,' + shared + "}"
             rows.append(_alert_row(ALERTS, v1_headers, alert, v1, next(event_ids)))
         v2_only = message.model_dump_json(include=_V2_ONLY_FIELDS)[1:]

@@ -63,9 +63,12 @@ __all__ = [
 
 
 class CaseStore:
-    def __init__(self, source: str) -> None:
+    def __init__(self, source: str, publish_alerts_v1: bool = True) -> None:
         # CloudEvents `source` of every event this writer produces, e.g. "casestream/cases".
         self.source = source
+        # Whether stored alerts with a case also go out on the deprecated alerts.v1
+        # (settings.alert_topics.publish_v1).
+        self.publish_alerts_v1 = publish_alerts_v1
         self.tasks = CaseTasks(source)
 
     async def apply_grouping(
@@ -80,7 +83,14 @@ class CaseStore:
         """Open and grow many cases in one go (alerting's batches); `uncased` alerts are
         stored without a case (no case changed, so no case event)."""
         return await apply_grouping(
-            session, self.source, tenant_id, openings, growths, actor, uncased
+            session,
+            self.source,
+            tenant_id,
+            openings,
+            growths,
+            actor,
+            uncased,
+            self.publish_alerts_v1,
         )
 
     async def open_case(
