@@ -4,8 +4,8 @@ One parameter per column holds that column's values for every row, so the statem
 is the same whatever the number of rows: asyncpg prepares it once per connection and
 encodes each array in one go. SQLAlchemy's bulk insert instead rendered a multi-row
 VALUES list (a new statement to compile in Python and to plan in PostgreSQL for every
-batch size) and processed every row's parameters in Python; for alerting's batches that
-was a tenth of its CPU."""
+batch size) and processed every row's parameters in Python: ~8 % of alerting's CPU for
+its batches of alerts and outbox rows."""
 
 from __future__ import annotations
 
