@@ -27,7 +27,7 @@ from libs.embedded.tansu import TansuBroker
 from services.alerting.service import GroupingService
 from tests.support.detections import detection, host_rule_policy
 from tests.support.kafka import Record, header, read_settled, read_until
-from tests.support.outbox import drain_outbox
+from tests.support.outbox import drain_outbox, outbox_rows
 
 STORE = CaseStore("test")
 TOPICS = ["alerts.v1", "alerts.v2", "cases.events.v1"]
@@ -44,18 +44,6 @@ async def open_cases(sessions: SessionFactory, tenant: str, n: int) -> list[uuid
             )
         ids.append(case.id)
     return ids
-
-
-async def outbox_rows(sessions: SessionFactory, tenant: str) -> list[Any]:
-    async with sessions() as session:
-        result = await session.execute(
-            text(
-                "SELECT topic, key, headers, payload, sent_at FROM outbox"
-                " WHERE tenant_id = :t ORDER BY id"
-            ),
-            {"t": tenant},
-        )
-        return list(result.all())
 
 
 async def unsent(sessions: SessionFactory, tenant: str) -> int:
