@@ -147,8 +147,8 @@ INSERT_OUTBOX = ArrayInsert(
         "tenant_id": "text",
         "topic": "text",
         "key": "text",
-        "headers": "jsonb",
-        "payload": "jsonb",
+        "headers": "json",
+        "payload": "json",
     },
 )
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import Column, DateTime, Integer, String, text
-from sqlalchemy.dialects.postgresql import ARRAY, JSONB
+from sqlalchemy.dialects.postgresql import ARRAY, JSON, JSONB
 
 
 def tz_column(*, nullable: bool = False, server_now: bool = False, index: bool = False) -> Any:
@@ -15,6 +15,12 @@ def tz_column(*, nullable: bool = False, server_now: bool = False, index: bool =
 
 def json_column(*, nullable: bool = False) -> Any:
     return Column(JSONB, nullable=nullable)
+
+
+def message_column() -> Any:
+    """JSON kept as written (`json`, not `jsonb`): a message body stored once and read
+    whole, so Postgres neither converts it to jsonb on insert nor prints it back on read."""
+    return Column(JSON, nullable=False)
 
 
 def tenant_column() -> Any:

@@ -18,6 +18,7 @@ from sqlmodel import Field, SQLModel
 
 from libs.common.db.columns import (
     json_column,
+    message_column,
     tenant_column,
     tz_column,
 )
@@ -34,8 +35,8 @@ class OutboxMessage(SQLModel, table=True):
     tenant_id: str = Field(sa_column=tenant_column())
     topic: str = Field(max_length=255)
     key: str = Field(max_length=1_024)
-    headers: dict[str, Any] = Field(sa_column=json_column())
-    payload: dict[str, Any] = Field(sa_column=json_column())
+    headers: dict[str, Any] = Field(sa_column=message_column())
+    payload: dict[str, Any] = Field(sa_column=message_column())
     created_at: datetime = Field(sa_column=tz_column(server_now=True))
     sent_at: datetime | None = Field(default=None, sa_column=tz_column(nullable=True))
 
