@@ -50,9 +50,10 @@ class OutboxSettings(BaseModel):
     enabled: bool = True
     poll_interval_ms: int = Field(default=50, ge=5, le=60_000)
     batch_size: int = Field(default=500, ge=1, le=5_000)
-    # Sent rows are deleted once they are this old (the audit timeline keeps case events;
-    # Kafka keeps the messages). Checked every prune_interval_seconds by every relay.
-    keep_sent_seconds: int = Field(default=86_400, ge=0)
+    # 0: a row is deleted by the transaction that publishes it (the audit timeline keeps
+    # case events; Kafka keeps the messages). Above 0: sent rows are kept that long for
+    # inspection, then deleted, checked every prune_interval_seconds by every relay.
+    keep_sent_seconds: int = Field(default=0, ge=0)
     prune_interval_seconds: float = Field(default=60.0, ge=0.1)
 
 

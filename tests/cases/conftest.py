@@ -16,6 +16,7 @@ from libs.common.settings import (
     DatabaseSettings,
     KafkaSettings,
     ObjectStoreSettings,
+    OutboxSettings,
 )
 from services.cases.app import create_app
 from services.cases.settings import (
@@ -43,6 +44,9 @@ def cases_settings(
         kafka=kafka,
         database=DatabaseSettings(url=SecretStr(database_url)),
         object_store=object_store or ObjectStoreSettings(),
+        # Sent rows kept (the relay deletes them by default), so a test can still count
+        # each change's outbox row after the relay published it.
+        outbox=OutboxSettings(keep_sent_seconds=3_600),
         cases=CasesSection(
             max_attachment_bytes=max_attachment_bytes,
             api_keys=[

@@ -1,8 +1,9 @@
-"""The outbox relay publishes committed rows to Kafka as record batches and marks them
-sent: every topic and key, each row on the partition a keyed send would pick, a key's
-rows in the order they were written, the headers consumers always got. With Kafka
-unreachable, writes still succeed and events wait until it is back. Sent rows are
-deleted once older than the outbox keeps them; unsent rows never are."""
+"""The outbox relay publishes committed rows to Kafka as record batches and deletes them
+(or marks them sent): every topic and key, each row on the partition a keyed send would
+pick, a key's rows in the order they were written, the headers consumers always got.
+With Kafka unreachable, writes still succeed and events wait until it is back. Sent rows
+kept for inspection are deleted once older than the outbox keeps them; unsent rows never
+are."""
 
 from __future__ import annotations
 
@@ -54,7 +55,7 @@ def of_tenant(tenant: str) -> Any:
     return lambda record: header(record, "ce_tenantid") == tenant.encode()
 
 
-async def test_rows_of_every_topic_and_key_are_published_as_written_and_marked_sent(
+async def test_rows_of_every_topic_and_key_are_published_as_written_and_deleted(
     sessions: SessionFactory, kafka_settings: KafkaSettings, tenant: str
 ) -> None:
     grouping = GroupingService(STORE, host_rule_policy())
@@ -66,7 +67,7 @@ async def test_rows_of_every_topic_and_key_are_published_as_written_and_marked_s
     assert len({row.key for row in rows}) == 16  # 12 alerts, 4 cases
 
     await drain_outbox(sessions, kafka_settings)
-    assert await unsent(sessions, tenant) == 0
+    assert await outbox_rows(sessions, tenant) == []  # deleted as they were published
 
     published = await read_settled(
         kafka_settings.bootstrap_servers, TOPICS, of_tenant(tenant), count=len(rows)
@@ -149,7 +150,8 @@ async def test_sent_rows_are_deleted_once_older_than_kept_and_unsent_never(
     sessions: SessionFactory, kafka_settings: KafkaSettings, tenant: str
 ) -> None:
     await open_cases(sessions, tenant, 3)
-    await drain_outbox(sessions, kafka_settings)
+    await drain_outbox(sessions, kafka_settings, keep_sent_seconds=3600)
+    assert len(await sent_keys(sessions, tenant)) == 3  # marked sent, kept
     fresh = await open_cases(sessions, tenant, 1)  # never relayed: stays unsent
     async with transaction(sessions) as session:
         # One sent row two hours ago, one a minute ago.
@@ -169,6 +171,14 @@ async def test_sent_rows_are_deleted_once_older_than_kept_and_unsent_never(
     rows = await outbox_rows(sessions, tenant)
     assert len(rows) == 3  # the old sent row went; the recent sent rows and unsent stay
     assert [row.key for row in rows if row.sent_at is None] == [str(fresh[0])]
+
+    # Once sent rows are no longer kept (the default), those kept earlier go as well.
+    relay = OutboxRelay(sessions, kafka_settings, OutboxSettings())
+    try:
+        assert await relay.prune_sent() >= 2
+    finally:
+        await relay.stop()
+    assert [row.key for row in await outbox_rows(sessions, tenant)] == [str(fresh[0])]
 
 
 async def sent_keys(sessions: SessionFactory, tenant: str) -> list[str]:

@@ -100,10 +100,15 @@ async def pipeline(
             tenant=tenant,
             log_dir=run_dir / "e2e-logs",
             webhook_urls=[f"{receiver_url}/hook"],
-            # A consumer group per test run, so earlier runs' offsets never interfere.
+            # A consumer group per test run, so earlier runs' offsets never interfere;
+            # sent outbox rows kept (deleted as sent by default), so the test can match
+            # every audit event to its outbox row.
             extra_env={
-                f"CASESTREAM__{name.upper()}__CONSUMER_GROUP": f"{name}-{tenant}"
-                for name in ("alerting", "notifier", "executor")
+                **{
+                    f"CASESTREAM__{name.upper()}__CONSUMER_GROUP": f"{name}-{tenant}"
+                    for name in ("alerting", "notifier", "executor")
+                },
+                "CASESTREAM__OUTBOX__KEEP_SENT_SECONDS": "3600",
             },
         )
         services = ServiceProcesses(config)

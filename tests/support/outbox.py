@@ -12,9 +12,13 @@ from libs.common.outbox import OutboxRelay
 from libs.common.settings import KafkaSettings, OutboxSettings
 
 
-async def drain_outbox(sessions: SessionFactory, kafka: KafkaSettings) -> None:
-    """Publish every unsent outbox row (all tenants') and mark it sent, as the relay does."""
-    relay = OutboxRelay(sessions, kafka, OutboxSettings(enabled=False))
+async def drain_outbox(
+    sessions: SessionFactory, kafka: KafkaSettings, keep_sent_seconds: int = 0
+) -> None:
+    """Publish every unsent outbox row (all tenants'), as the relay does: deleted once
+    sent, or marked sent and kept while `keep_sent_seconds`."""
+    settings = OutboxSettings(enabled=False, keep_sent_seconds=keep_sent_seconds)
+    relay = OutboxRelay(sessions, kafka, settings)
     try:
         while await relay.relay_once():
             pass
