@@ -96,7 +96,7 @@ def _new_alert(
             "event_time": detection.event_time,
             "time_fallback": detection.time_fallback,
             "ingested_at": detection.ingested_at,
-            "detection": SerializedJSON(detection.model_dump_json()),
+            "detection": SerializedJSON(detection.stored_json()),
             "grouping": grouping,
             "occurrence_id": detection.occurrence_id,
             "fingerprint": fingerprint,

@@ -41,7 +41,7 @@ async def decode_batch(broker: KafkaBroker, records: tuple[Any, ...]) -> Decoded
     for record in records:
         headers = decode_headers(record.headers)
         try:
-            detection = DetectionV1.model_validate_json(record.value or b"")
+            detection = DetectionV1.from_wire(record.value or b"")
             claimed = headers.get("ce_tenantid")
             if claimed is not None and claimed != detection.tenant_id:
                 raise ValueError(f"tenant header {claimed!r} does not match the payload")

@@ -1,9 +1,11 @@
 """Unreadable input on detections.v1 goes to the DLQ with the original bytes and the
-reason, and does not block the detections behind it."""
+reason, and does not block the detections behind it; a readable one is stored as it was
+published."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 from collections.abc import AsyncIterator
 
@@ -60,7 +62,9 @@ async def test_bad_messages_are_dead_lettered_and_good_ones_processed(
         await producer.send_and_wait(
             "detections.v1", spoofed, key=b"k", headers=[("ce_tenantid", b"another-tenant")]
         )
-        await producer.send_and_wait("detections.v1", good.model_dump_json().encode(), key=b"k")
+        # With a field this version does not know, as a newer ingest may add one.
+        published = {**json.loads(good.model_dump_json()), "sensor_site": "hq"}
+        await producer.send_and_wait("detections.v1", json.dumps(published).encode(), key=b"k")
     finally:
         await producer.stop()
 
@@ -78,6 +82,13 @@ async def test_bad_messages_are_dead_lettered_and_good_ones_processed(
 
     stored = await stored_detection_ids(sessions, tenant)
     assert stored == ["good-1"]
+    # Stored as published, the unknown field too: the message itself, not what this
+    # version re-serializes of it.
+    async with sessions() as session:
+        document = await session.scalar(
+            text("SELECT detection FROM alerts WHERE tenant_id = :t"), {"t": tenant}
+        )
+    assert document == published
 
 
 async def test_a_detection_postgres_refuses_is_dead_lettered_not_retried_forever(

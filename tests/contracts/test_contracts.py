@@ -14,8 +14,10 @@ import pytest
 from pydantic import BaseModel, Field, TypeAdapter
 
 from libs.common.contracts.compat import breaking_changes
+from libs.common.contracts.detections import DetectionV1
 from libs.common.contracts.envelope import CloudEventAttributes
 from libs.common.contracts.snapshots import current_schemas, render, snapshot_path
+from tests.support.detections import detection
 
 
 @pytest.mark.parametrize("topic", sorted(current_schemas()))
@@ -132,3 +134,16 @@ def test_cloudevent_headers_round_trip() -> None:
 def test_cloudevent_headers_missing_attributes_are_named() -> None:
     with pytest.raises(ValueError, match="ce_tenantid"):
         CloudEventAttributes.from_headers({"ce_id": "1", "ce_source": "s", "ce_type": "t"})
+
+
+def test_a_detection_read_off_the_wire_is_stored_as_received_until_it_changes() -> None:
+    document = detection("acme", "d-1").model_dump_json().replace('"title":', '"title" :')
+    assert '"title" :' in document  # spaced as pydantic would not write it
+    received = DetectionV1.from_wire(document.encode())
+    assert received.stored_json() == document  # the bytes as received, spacing and all
+    assert received.model_copy().stored_json() == document
+    assert received.model_copy(update={"title": "t2"}).stored_json() == (
+        received.model_copy(update={"title": "t2"}).model_dump_json()
+    )
+    received.title = "renamed"
+    assert json.loads(received.stored_json())["title"] == "renamed"

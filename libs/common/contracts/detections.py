@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
 from libs.common.contracts.envelope import TenantId
 
@@ -97,6 +98,32 @@ class DetectionV1(BaseModel):
         default_factory=list, max_length=MAX_MATCHED_EVENTS
     )
     raw: dict[str, Any] = Field(default_factory=dict)
+    # The document this detection was validated from (`from_wire`), kept so it is stored
+    # as is rather than serialized again: that was a twentieth of alerting's CPU. Setting
+    # a field or copying with an update drops it.
+    _wire: bytes | None = PrivateAttr(default=None)
+
+    @classmethod
+    def from_wire(cls, document: bytes) -> DetectionV1:
+        """Validate a `detections.v1` message, keeping its bytes for `stored_json`."""
+        detection = cls.model_validate_json(document)
+        detection._wire = document
+        return detection
+
+    def stored_json(self) -> str:
+        """The detection as a JSON document: the message it came from, if any."""
+        return self._wire.decode() if self._wire is not None else self.model_dump_json()
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name != "_wire":
+            self._wire = None
+        super().__setattr__(name, value)
+
+    def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Self:
+        copied = super().model_copy(update=update, deep=deep)
+        if update:
+            copied._wire = None
+        return copied
 
     def partition_key(self) -> bytes:
         return detection_partition_key(self.tenant_id, self.host)
