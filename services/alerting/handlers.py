@@ -100,6 +100,7 @@ def register_handlers(
         max_records=settings.batch_max_records,
         batch_timeout_ms=settings.batch_timeout_ms,
         decoder=records_only,
+        max_partition_fetch_bytes=settings.fetch_partition_bytes,
         **AT_LEAST_ONCE,
     )
     async def on_detections(msg: KafkaMessage) -> None:
