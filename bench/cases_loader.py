@@ -137,12 +137,15 @@ ALERTS_SQL = f"""
 INSERT INTO alerts (
     id, tenant_id, detection_id, case_id, title, severity, rule_id, rule_name, host,
     source, group_key, event_time, effective_time, time_fallback, ingested_at, stored_at,
-    detection, occurrence_count, last_seen
+    detection, entity_keys, occurrence_count, last_seen
 )
 SELECT gen_random_uuid(), $1::text, 'det-' || j, {CASE_ID.format(n="c")},
        'Detection ' || rule_id || ' on ' || host, severity, rule_id,
        'Rule ' || rule_id, host, source, 'host:' || host, t, t, false,
        t + interval '2 seconds', t + interval '3 seconds',
+       doc::json, casestream_alert_entity_keys($1::text, doc, host), 1, t
+FROM (
+SELECT j, c, source, rule_id, host, severity, t,
        jsonb_build_object(
            'detection_id', 'det-' || j, 'rule', jsonb_build_object('id', rule_id,
                'name', 'Rule ' || rule_id, 'severity', severity),
@@ -152,8 +155,7 @@ SELECT gen_random_uuid(), $1::text, 'det-' || j, {CASE_ID.format(n="c")},
                jsonb_build_object('type', 'ip', 'value',
                    '10.' || (c % 250) || '.' || (j % 250) || '.' || (c % 199 + 1))),
            'process', jsonb_build_object('name', 'powershell.exe', 'pid', 1000 + j % 60000,
-               'command_line', '-enc ' || md5(j::text))),
-       1, t
+               'command_line', '-enc ' || md5(j::text))) AS doc
 FROM (
     SELECT j, c, ($6::text[])[1 + j % array_length($6::text[], 1)] AS source,
            'rule-' || (1 + (c * 31) % {RULES}) AS rule_id,
@@ -163,6 +165,8 @@ FROM (
     FROM (SELECT j, 1 + (j % $4) AS c FROM generate_series($2::bigint, $3::bigint) AS j) s
     OFFSET 0  -- compute each derived value once, not once per use
 ) AS a
+OFFSET 0  -- build each document once, for both of its columns
+) AS d
 """  # noqa: S608 - module constants only; every value is a bind parameter
 
 # Three entities per case: its host, a user and an IP (lower-cased, as the store keeps them).

@@ -94,8 +94,8 @@ async def test_bad_messages_are_dead_lettered_and_good_ones_processed(
 async def test_a_detection_postgres_refuses_is_dead_lettered_not_retried_forever(
     alerting: None, kafka_settings: KafkaSettings, sessions: SessionFactory, tenant: str
 ) -> None:
-    # JSON allows \u0000 in strings; Postgres JSONB does not (SQLSTATE 22P05).
-    poison = detection(tenant, "poison").model_copy(update={"raw": {"note": "a\x00b"}})
+    # JSON allows \u0000 in strings; a Postgres text column does not (SQLSTATE 22021).
+    poison = detection(tenant, "poison").model_copy(update={"title": "a\x00b"})
     poison_bytes = poison.model_dump_json().encode()
     good = detection(tenant, "fine", minutes=1)
     producer = AIOKafkaProducer(bootstrap_servers=kafka_settings.bootstrap_servers)

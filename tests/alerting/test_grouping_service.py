@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import text
 
 from libs.common.casestore.store import CaseStore
-from libs.common.contracts.detections import DetectionV1, Severity
+from libs.common.contracts.detections import DetectionV1, EntityType, EntityV1, Severity
 from libs.common.db.engine import SessionFactory, transaction
 from services.alerting.service import BatchOutcome, GroupingService
 from tests.support.detections import detection, host_rule_policy
@@ -107,3 +107,40 @@ async def test_the_stored_detection_is_the_one_received(
             text("SELECT detection FROM alerts WHERE tenant_id = :t"), {"t": tenant}
         )
     assert DetectionV1.model_validate(stored) == original
+
+
+async def test_alerts_carry_the_entity_keys_postgres_computes_from_their_detection(
+    sessions: SessionFactory, tenant: str
+) -> None:
+    # Alerting writes each alert's search keys itself; the SQL function that made the
+    # keys of alerts stored before migration 0026 must agree, value for value.
+    odd = detection(tenant, "k1", host='WS-"Quoted"\\Share').model_copy(
+        update={
+            "entities": [
+                EntityV1(type=EntityType.USER, value="Alice"),
+                EntityV1(type=EntityType.USER, value="ALICE"),  # folds into the one above
+                EntityV1(type=EntityType.FILE, value='C:\\Temp\\"x",{y}' * 60),  # cut at 512
+                EntityV1(type=EntityType.IP, value="10.0.0.1"),
+            ]
+        }
+    )
+    await process(sessions, [odd, detection(tenant, "k2", host="")])
+    async with sessions() as session:
+        rows = (
+            await session.execute(
+                text(
+                    "SELECT detection_id, entity_keys,"
+                    " casestream_alert_entity_keys(tenant_id, detection::jsonb, host) AS computed"
+                    " FROM alerts WHERE tenant_id = :t ORDER BY detection_id"
+                ),
+                {"t": tenant},
+            )
+        ).all()
+    assert [row.detection_id for row in rows] == ["k1", "k2"]
+    for row in rows:
+        assert sorted(row.entity_keys) == sorted(row.computed)
+    first = sorted(rows[0].entity_keys)
+    assert f"{tenant}/user=alice" in first
+    assert f'{tenant}/host=ws-"quoted"\\share' in first
+    assert len(first) == 4  # host, user, file, ip
+    assert rows[1].entity_keys == []

@@ -3,8 +3,8 @@ transaction. Reads only (see protocol.py for why). Every statement filters on th
 and an alert whose case was deleted is not found, like everywhere else in the API.
 
 Indexes: time ranges use ix_alerts_tenant_effective_time (tenant, effective_time); host
-and entity filters use the GIN index ix_alerts_entity_keys over
-casestream_alert_entity_keys(tenant_id, detection, host) (migration 0019), whose keys are
+and entity filters use the GIN index ix_alerts_entity_keys over each alert's entity_keys
+column (migration 0026; alerting writes them), whose keys are
 "<tenant>/<type>=<folded value>". The rule filter rides on the time index; list pages
 never read the detection column, so they never detoast a payload."""
 
@@ -29,7 +29,6 @@ from libs.common.alertstore.model import (
 from libs.common.contracts.detections import Severity
 from libs.common.db.engine import SessionFactory
 from libs.common.db.models import Alert, Case
-from libs.common.db.models.alerting import ALERT_ENTITY_KEYS_FUNCTION
 from libs.common.settings import AlertStoreKind
 
 ALERTS = Alert.__table__  # type: ignore[attr-defined]
@@ -55,10 +54,7 @@ SUMMARY_FIELDS = (
     "stored_at",
 )
 SUMMARY_COLUMNS = [ALERTS.c[name] for name in SUMMARY_FIELDS]
-# The very expression of ix_alerts_entity_keys, so the planner can use that index.
-ENTITY_KEYS = getattr(func, ALERT_ENTITY_KEYS_FUNCTION)(
-    ALERTS.c.tenant_id, ALERTS.c.detection, ALERTS.c.host
-)
+ENTITY_KEYS = ALERTS.c.entity_keys  # GIN-indexed: ix_alerts_entity_keys
 CASE_DELETED = exists().where(
     CASES.c.id == ALERTS.c.case_id,
     CASES.c.tenant_id == ALERTS.c.tenant_id,

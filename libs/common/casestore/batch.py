@@ -9,6 +9,7 @@ still gets exactly one event."""
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -17,6 +18,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from libs.common.alertstore.model import entity_key, entity_keys
 from libs.common.casestore import repository
 from libs.common.casestore.events import alert_outbox_rows, event_base, record_events
 from libs.common.casestore.fields import normalize_tags
@@ -311,7 +313,22 @@ def _alert_row(case_id: uuid.UUID | None, alert: NewAlert) -> dict[str, Any]:
         "case_id": case_id,
         "severity": alert.severity.value,
         "effective_time": alert.effective_time,
+        "entity_keys": _entity_keys(alert),
     }
+
+
+def _entity_keys(alert: NewAlert) -> list[str]:
+    """The alert's keys in ix_alerts_entity_keys, "<tenant>/<type>=<folded value>": from
+    the entities the writer gave, else from its detection (the Python twin of the SQL
+    function casestream_alert_entity_keys, which made the keys of older alerts)."""
+    if alert.entities is not None:
+        keys = {entity_key(kind, value) for kind, value in alert.entities}
+    else:
+        detection = alert.columns.get("detection")
+        if isinstance(detection, str):
+            detection = json.loads(detection)
+        keys = set(entity_keys(detection, alert.columns.get("host")))
+    return [f"{alert.tenant_id}/{key}" for key in sorted(keys)]
 
 
 def _present(value: datetime | None) -> list[datetime]:

@@ -129,7 +129,8 @@ INSERT_ALERTS = ArrayInsert(
         "effective_time": "timestamptz",
         "time_fallback": "boolean",
         "ingested_at": "timestamptz",
-        "detection": "jsonb",
+        "detection": "json",
+        "entity_keys": "text[]",
         "grouping": "jsonb",
         "occurrence_id": "text",
         "occurrence_count": "integer",
@@ -166,8 +167,8 @@ async def insert_alerts(session: AsyncSession, rows: Sequence[dict[str, Any]]) -
 RECORD_CASE_ENTITIES = text(
     "INSERT INTO case_entities (tenant_id, value, entity_type, case_id) "
     "SELECT a.tenant_id, left(lower(e->>'value'), 512), left(e->>'type', 32), a.case_id "
-    "FROM alerts a CROSS JOIN LATERAL jsonb_array_elements("
-    " CASE WHEN jsonb_typeof(a.detection->'entities') = 'array'"
+    "FROM alerts a CROSS JOIN LATERAL json_array_elements("
+    " CASE WHEN json_typeof(a.detection->'entities') = 'array'"
     " THEN a.detection->'entities' ELSE '[]' END) AS e "
     "WHERE a.tenant_id = :tenant AND a.id = ANY(:ids) AND a.case_id IS NOT NULL"
     " AND e->>'value' <> '' AND e->>'type' IS NOT NULL "

@@ -33,9 +33,19 @@ class ArrayInsert:
     @cached_property
     def statement(self) -> TextClause:
         names = ", ".join(self.columns)
-        arrays = ", ".join(f"CAST(:{name} AS {kind}[])" for name, kind in self.columns.items())
+        # unnest() flattens an array of arrays, so an array column travels as one array
+        # literal per row (text) and is cast back to its type row by row.
+        arrays = ", ".join(
+            f"CAST(:{name} AS {'text' if _is_array(kind) else kind}[])"
+            for name, kind in self.columns.items()
+        )
+        values = ", ".join(
+            f"CAST({name} AS {kind})" if _is_array(kind) else name
+            for name, kind in self.columns.items()
+        )
         return text(
-            f"INSERT INTO {self.table} ({names}) SELECT * FROM unnest({arrays}) {self.tail}"  # noqa: S608 - names are constants of the caller
+            f"INSERT INTO {self.table} ({names}) SELECT {values}"  # noqa: S608 - names are constants of the caller
+            f" FROM unnest({arrays}) AS r({names}) {self.tail}"
         )
 
     def parameters(self, rows: Sequence[Mapping[str, Any]]) -> dict[str, list[Any]]:
@@ -45,5 +55,18 @@ class ArrayInsert:
             values = [row.get(name, default) for row in rows]
             if kind in ("json", "jsonb"):
                 values = [None if v is None else serialize_json(v) for v in values]
+            elif _is_array(kind):
+                values = [None if v is None else array_literal(v) for v in values]
             arrays[name] = values
         return arrays
+
+
+def _is_array(kind: str) -> bool:
+    return kind.endswith("[]")
+
+
+def array_literal(items: Sequence[str]) -> str:
+    """PostgreSQL's text form of a one-dimensional text array: every element quoted, with
+    its backslashes and double quotes escaped, so any value reads back as written."""
+    quoted = (item.replace("\\", "\\\\").replace('"', '\\"') for item in items)
+    return "{" + ",".join(f'"{item}"' for item in quoted) + "}"

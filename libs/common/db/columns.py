@@ -18,8 +18,9 @@ def json_column(*, nullable: bool = False) -> Any:
 
 
 def message_column() -> Any:
-    """JSON kept as written (`json`, not `jsonb`): a message body stored once and read
-    whole, so Postgres neither converts it to jsonb on insert nor prints it back on read."""
+    """JSON kept as written (`json`, not `jsonb`): a message body or document stored once
+    and read whole, so Postgres neither converts it to jsonb on insert nor prints it back
+    on read. `->` and `->>` still work; the json_* functions, not jsonb_*, walk it."""
     return Column(JSON, nullable=False)
 
 

@@ -7,21 +7,23 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
+    Column,
     Index,
+    Text,
     UniqueConstraint,
     text,
 )
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlmodel import Field, SQLModel
 
 from libs.common.db.columns import (
     count_column,
     json_column,
+    message_column,
     stored_at_column,
     tenant_column,
     tz_column,
 )
-
-ALERT_ENTITY_KEYS_FUNCTION = "casestream_alert_entity_keys"
 
 
 class GroupingSlot(SQLModel, table=True):
@@ -91,13 +93,8 @@ class Alert(SQLModel, table=True):
             "effective_time",
             postgresql_where=text("fingerprint IS NOT NULL"),
         ),
-        # Alert search by entity or host (the alert store, GET /api/v1/alerts): each
-        # alert's "tenant/type=value" keys, folded like case_entities; function in 0019.
-        Index(
-            "ix_alerts_entity_keys",
-            text(f"{ALERT_ENTITY_KEYS_FUNCTION}(tenant_id, detection, host)"),
-            postgresql_using="gin",
-        ),
+        # Alert search by entity or host (the alert store, GET /api/v1/alerts).
+        Index("ix_alerts_entity_keys", "entity_keys", postgresql_using="gin"),
     )
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
@@ -118,7 +115,12 @@ class Alert(SQLModel, table=True):
     ingested_at: datetime = Field(sa_column=tz_column())
     # Wall clock at insert (clock_timestamp, not the transaction start), for latency.
     stored_at: datetime = Field(sa_column=stored_at_column())
-    detection: dict[str, Any] = Field(sa_column=json_column())
+    # As published on detections.v1 (json, not jsonb: stored once, read whole).
+    detection: dict[str, Any] = Field(sa_column=message_column())
+    # Each "<tenant>/<type>=<folded value>" key of its entities and host, folded like
+    # case_entities; written by alerting (NewAlert.entity_keys). The SQL function of 0019
+    # computes the same keys from a stored detection: the tests hold the two together.
+    entity_keys: list[str] = Field(sa_column=Column(ARRAY(Text), nullable=False))
     # Why this alert is in its case: policy and version, key values, window, decision.
     grouping: dict[str, Any] | None = Field(default=None, sa_column=json_column(nullable=True))
     # Repeats of the same detection id: counted here, never a second alert. The first
