@@ -229,3 +229,28 @@ async def test_alerts_v1_is_written_only_while_it_is_published(
         )
     rows = await outbox_rows(sessions, tenant)
     assert sorted(r.topic for r in rows if r.topic.startswith("alerts.")) == topics
+
+
+async def test_an_alert_without_entities_gets_its_keys_from_its_detection(
+    sessions: SessionFactory, tenant: str
+) -> None:
+    # A writer that does not name the entities (entities=None): the store reads them
+    # from the detection, as the SQL function of migration 0019 would.
+    plain = alert(tenant, "d1")
+    plain.columns["detection"] = {
+        "entities": [{"type": "user", "value": "Bob"}, {"type": "ip", "value": "10.0.0.9"}]
+    }
+    await open_case(sessions, tenant, [plain])
+    async with sessions() as session:
+        stored, computed = (
+            await session.execute(
+                text(
+                    "SELECT entity_keys,"
+                    " casestream_alert_entity_keys(tenant_id, detection::jsonb, host)"
+                    " FROM alerts WHERE id = :id"
+                ),
+                {"id": plain.id},
+            )
+        ).one()
+    assert sorted(stored) == sorted(computed)
+    assert sorted(stored) == [f"{tenant}/host=h1", f"{tenant}/ip=10.0.0.9", f"{tenant}/user=bob"]

@@ -69,7 +69,8 @@ class NewAlert:
     effective_time: datetime
     columns: dict[str, Any]
     # (entity type, lower-cased value) the alert carries, host included, for the case
-    # entity index; None: the store reads them back from the stored detection instead.
+    # entity index and the alert's entity_keys; None: the store reads them from the
+    # detection instead (slower).
     entities: tuple[tuple[str, str], ...] | None = None
     # Source events its detection matched, indexed (alert_matched_events) while it has a
     # case; given only by writers grouping with the chain strategy.
@@ -321,13 +322,16 @@ def _entity_keys(alert: NewAlert) -> list[str]:
     """The alert's keys in ix_alerts_entity_keys, "<tenant>/<type>=<folded value>": from
     the entities the writer gave, else from its detection (the Python twin of the SQL
     function casestream_alert_entity_keys, which made the keys of older alerts)."""
+    host = alert.columns.get("host")
     if alert.entities is not None:
         keys = {entity_key(kind, value) for kind, value in alert.entities}
+        if host:
+            keys.add(entity_key("host", host))
     else:
         detection = alert.columns.get("detection")
         if isinstance(detection, str):
             detection = json.loads(detection)
-        keys = set(entity_keys(detection, alert.columns.get("host")))
+        keys = set(entity_keys(detection, host))
     return [f"{alert.tenant_id}/{key}" for key in sorted(keys)]
 
 

@@ -13,7 +13,8 @@ Nothing queries inside the detection but the fallback of the case entity index (
 now uses the json functions) and reads of the whole document. One ALTER TABLE rewrites
 the table once: the keys of existing alerts are computed from their jsonb detection in
 the same pass, with the function 0019 made, which stays as the reference the tests hold
-the Python twin to. The rewrite locks the table: stop alerting while it runs.
+the Python twin to. The rewrite locks the table: stop alerting while it runs (110,000
+alerts of the cases benchmark's loader, with small detections, took 2.3 s).
 
 Revision ID: 0026
 Revises: 0025
