@@ -1,5 +1,6 @@
-"""Rows written through column arrays (ArrayInsert) read back as written, on PostgreSQL;
-and stored detections use lz4 wherever the server offers it (migration 0024)."""
+"""Rows written through column arrays (ArrayInsert), array columns and chunked statements
+included, read back as written on PostgreSQL; and stored detections use lz4 wherever the
+server offers it (migration 0024)."""
 
 from __future__ import annotations
 
@@ -83,3 +84,33 @@ async def test_stored_detections_use_lz4_where_the_server_has_it(
             )
         )
     assert method == ("l" if offers_lz4 else "")  # "": the server's default, pglz
+
+
+async def test_many_rows_go_in_statements_of_the_set_size_in_their_order(
+    sessions: SessionFactory,
+) -> None:
+    pairs = ArrayInsert(
+        "notes_under_test",
+        {"id": "integer", "label": "text", "tags": "text[]"},
+        "RETURNING id",
+        rows_per_statement=2,
+    )
+    rows: list[dict[str, Any]] = [
+        {"id": n, "label": f"n{n}", "tags": [f"t{n}", 'quote"d', "back\\slash", "{,}"]}
+        for n in range(5)
+    ]
+    chunks = list(pairs.parameter_chunks(rows))
+    assert [chunk["id"] for chunk in chunks] == [[0, 1], [2, 3], [4]]
+    async with sessions() as session, session.begin():
+        await session.execute(
+            text(
+                "CREATE TEMP TABLE notes_under_test (id integer PRIMARY KEY, label text,"
+                " tags text[]) ON COMMIT DROP"
+            )
+        )
+        for chunk in chunks:
+            await session.execute(pairs.statement, chunk)
+        stored = (
+            await session.execute(text("SELECT id, label, tags FROM notes_under_test ORDER BY id"))
+        ).all()
+    assert [tuple(row) for row in stored] == [(r["id"], r["label"], r["tags"]) for r in rows]

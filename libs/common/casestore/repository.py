@@ -158,8 +158,10 @@ async def insert_alerts(session: AsyncSession, rows: Sequence[dict[str, Any]]) -
     """Insert alerts; a (tenant, detection_id) already stored is skipped, not an error."""
     if not rows:
         return []
-    result = await session.execute(INSERT_ALERTS.statement, INSERT_ALERTS.parameters(rows))
-    return list(result.scalars())
+    inserted: list[uuid.UUID] = []
+    for parameters in INSERT_ALERTS.parameter_chunks(rows):
+        inserted += (await session.execute(INSERT_ALERTS.statement, parameters)).scalars()
+    return inserted
 
 
 # Each stored alert's detection entities and host, lower-cased and cut to what a btree key
@@ -233,7 +235,8 @@ async def insert_events(
     if events:
         await session.execute(insert(CaseEvent), list(events))
     if outbox:
-        await session.execute(INSERT_OUTBOX.statement, INSERT_OUTBOX.parameters(outbox))
+        for parameters in INSERT_OUTBOX.parameter_chunks(outbox):
+            await session.execute(INSERT_OUTBOX.statement, parameters)
 
 
 async def last_event_hashes(
