@@ -16,6 +16,11 @@ the same pass, with the function 0019 made, which stays as the reference the tes
 the Python twin to. The rewrite locks the table: stop alerting while it runs (110,000
 alerts of the cases benchmark's loader, with small detections, took 2.3 s).
 
+json keeps what jsonb refused: a NUL (JSON's \\u0000) inside the raw payload. Ingest
+refuses such detections, but another producer of detections.v1 may not, and alerting now
+stores them; the downgrade stops at the first one (jsonb cannot hold it) until it is
+removed.
+
 Revision ID: 0026
 Revises: 0025
 Create Date: 2026-11-22 20:30:00.000000
