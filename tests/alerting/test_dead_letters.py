@@ -22,16 +22,19 @@ from tests.support.detections import detection
 from tests.support.kafka import read_until
 
 
-async def stored_detection_ids(sessions: SessionFactory, tenant: str) -> list[str]:
-    """The tenant's stored detection ids, once there are any (or fail after 30 s)."""
+async def stored_detection_ids(
+    sessions: SessionFactory, tenant: str, at_least: int = 1
+) -> list[str]:
+    """The tenant's stored detection ids, sorted, once there are `at_least` (or fail after
+    30 s)."""
     async with asyncio.timeout(30):
         while True:
             async with sessions() as session:
                 result = await session.execute(
                     text("SELECT detection_id FROM alerts WHERE tenant_id = :t"), {"t": tenant}
                 )
-                stored = list(result.scalars())
-            if stored:
+                stored = sorted(result.scalars())
+            if len(stored) >= at_least:
                 return stored
             await asyncio.sleep(0.2)
 
@@ -98,12 +101,18 @@ async def test_a_detection_postgres_refuses_is_dead_lettered_not_retried_forever
     poison = detection(tenant, "poison").model_copy(update={"title": "a\x00b"})
     poison_bytes = poison.model_dump_json().encode()
     good = detection(tenant, "fine", minutes=1)
+    # Inside the raw payload a NUL is stored: the detection column is json (0026).
+    raw_nul = detection(tenant, "raw-nul", minutes=2).model_copy(update={"raw": {"note": "a\x00b"}})
     producer = AIOKafkaProducer(bootstrap_servers=kafka_settings.bootstrap_servers)
     await producer.start()
     try:
         batch = [
             await producer.send("detections.v1", payload, key=b"same-partition")
-            for payload in (poison_bytes, good.model_dump_json().encode())
+            for payload in (
+                poison_bytes,
+                good.model_dump_json().encode(),
+                raw_nul.model_dump_json().encode(),
+            )
         ]
         await asyncio.gather(*batch)
     finally:
@@ -116,5 +125,5 @@ async def test_a_detection_postgres_refuses_is_dead_lettered_not_retried_forever
         count=1,
     )
     assert b"refused by the database" in dict(letter.headers)["dlq_reason"]
-    stored = await stored_detection_ids(sessions, tenant)
-    assert stored == ["fine"]
+    stored = await stored_detection_ids(sessions, tenant, at_least=2)
+    assert stored == ["fine", "raw-nul"]
