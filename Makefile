@@ -6,7 +6,7 @@ PYTHON ?= python3
 UV_VERSION := 0.13.9
 UV := $(PYTHON) -m uv
 
-.PHONY: setup dev test lint format bench bench-pipeline bench-ingest bench-alerting bench-cases triage-eval schemas
+.PHONY: setup dev test lint format bench bench-pipeline bench-ingest bench-alerting bench-cases bench-compare triage-eval schemas
 
 setup:
 	@$(UV) --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet "uv==$(UV_VERSION)"
@@ -40,6 +40,9 @@ bench-alerting: setup  ## one alerting process: backlog detections/s and paced l
 
 bench-cases: setup  ## cases API at 10k and 1M cases (--large-cases/--large-alerts to shrink)
 	$(UV) run python -m bench.cases_api $(ARGS)
+
+bench-compare: setup  ## a benchmark in turns from a baseline revision and this tree: ARGS="--baseline <rev>"
+	$(UV) run python -m bench.compare $(ARGS)
 
 triage-eval: setup  ## score candidate alerting policies' cases against the corpus' incidents
 	$(UV) run python -m bench.triage_eval $(ARGS)
