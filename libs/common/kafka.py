@@ -13,7 +13,7 @@ import functools
 from collections.abc import Iterable
 from typing import Any, Literal
 
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 from aiokafka.partitioner import DefaultPartitioner
@@ -62,6 +62,23 @@ def create_producer(settings: KafkaSettings, *, client_id: str) -> AIOKafkaProdu
         max_batch_size=settings.producer_max_batch_bytes,
         linger_ms=settings.producer_linger_ms,
         partitioner=murmur2_partitioner,
+    )
+
+
+def create_consumer(
+    settings: KafkaSettings, *, client_id: str, group_id: str, max_partition_fetch_bytes: int
+) -> AIOKafkaConsumer:
+    """A bare aiokafka group member with AT_LEAST_ONCE's semantics (offsets committed by
+    hand after the database commit, earliest offset first), for a consumer that manages
+    its partitions itself (alerting's partition workers). Subscribed by the caller."""
+    return AIOKafkaConsumer(
+        bootstrap_servers=settings.bootstrap_servers,
+        client_id=f"{settings.client_id}-{client_id}",
+        group_id=group_id,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        request_timeout_ms=settings.request_timeout_ms,
+        max_partition_fetch_bytes=max_partition_fetch_bytes,
     )
 
 

@@ -11,7 +11,7 @@ from libs.common.kafka import create_broker, ensure_topics
 from libs.common.outbox import OutboxRelay
 from libs.common.settings import AlertStoreKind
 from services.alerting.correlation.service import correlation_engine
-from services.alerting.handlers import register_handlers
+from services.alerting.handlers import DetectionBatches, DetectionsConsumer
 from services.alerting.indexer_handlers import register_alert_indexer
 from services.alerting.service import GroupingService
 from services.alerting.settings import AlertingSettings
@@ -31,7 +31,11 @@ def create_app(settings: AlertingSettings) -> FastStream:
         correlation=correlation_engine(settings.alerting.correlation),
         announce_changes=opensearch,
     )
-    register_handlers(broker, settings.alerting, sessions, grouping, relay)
+    # Detections come through alerting's own partition workers (services.alerting.
+    # partitions), not a FastStream subscriber: one batch in flight per partition.
+    detections = DetectionsConsumer(
+        settings.kafka, settings.alerting, DetectionBatches(broker, sessions, grouping, relay)
+    )
     # Postgres stays the system of record; OpenSearch gets alerts after each commit,
     # through the outbox and Kafka (docs/alert-store.md).
     alert_index = create_opensearch_store(settings.alert_store) if opensearch else None
@@ -45,11 +49,15 @@ def create_app(settings: AlertingSettings) -> FastStream:
         await ensure_topics(settings.kafka)
 
     @app.after_startup
-    async def start_relay() -> None:
+    async def start_consuming() -> None:
         relay.start()
+        await detections.start()
 
     @app.on_shutdown
-    async def stop_relay() -> None:
+    async def stop_consuming() -> None:
+        # The batches in hand finish and commit first; the broker (their dead letters)
+        # closes after this.
+        await detections.stop()
         await relay.stop()
 
     @app.after_shutdown

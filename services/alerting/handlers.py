@@ -1,14 +1,15 @@
-"""Kafka transport for alerting: decode a batch, dead-letter what cannot be read, hand the
-rest to the grouping service in one transaction, then commit the offsets."""
+"""Kafka transport for alerting: decode a partition's batch, dead-letter what cannot be
+read, hand the rest to the grouping service in one transaction; the partition's worker
+(services.alerting.partitions) then commits its offsets."""
 
 from __future__ import annotations
 
-import asyncio
+from collections.abc import Sequence
 from typing import Any
 
 import structlog
+from aiokafka import AIOKafkaConsumer
 from faststream.kafka import KafkaBroker
-from faststream.kafka.annotations import KafkaMessage
 from pydantic import ValidationError
 from sqlalchemy.exc import DBAPIError
 
@@ -16,9 +17,11 @@ from libs.common.contracts.detections import DetectionV1
 from libs.common.contracts.envelope import decode_headers
 from libs.common.contracts.topics import DETECTIONS
 from libs.common.db.engine import SessionFactory, transaction
-from libs.common.kafka import AT_LEAST_ONCE, dead_letter_record
+from libs.common.kafka import create_consumer, dead_letter_record
 from libs.common.logging import get_logger
 from libs.common.outbox import OutboxRelay
+from libs.common.settings import KafkaSettings
+from services.alerting.partitions import PartitionWorkers
 from services.alerting.service import BatchOutcome, GroupingService
 from services.alerting.settings import AlertingSection
 
@@ -29,14 +32,7 @@ RETRY_PAUSE_SECONDS = 1.0
 Decoded = list[tuple[Any, DetectionV1]]  # (Kafka record, its detection)
 
 
-async def records_only(msg: Any) -> None:
-    """The subscriber's decoder: none. The handler validates each raw record into a
-    DetectionV1 itself; FastStream's batch decoder would first parse every record into a
-    message object and a dict (~5 % of alerting's CPU) that nothing reads."""
-    return None
-
-
-async def decode_batch(broker: KafkaBroker, records: tuple[Any, ...]) -> Decoded:
+async def decode_batch(broker: KafkaBroker, records: Sequence[Any]) -> Decoded:
     decoded: Decoded = []
     for record in records:
         headers = decode_headers(record.headers)
@@ -79,55 +75,36 @@ async def process_one_by_one(
     return total
 
 
-async def rewind(msg: KafkaMessage, size: int) -> None:
-    """Nothing was committed: the whole batch will be read again after a pause."""
-    log.exception("alerting.batch_failed", size=size)
-    await msg.nack()
-    await asyncio.sleep(RETRY_PAUSE_SECONDS)
+class DetectionBatches:
+    """Handles one partition's batch of `detections.v1` records: decode, dead-letter what
+    cannot be read, process the rest in one transaction. Returns True once the batch is
+    committed (its offsets may be), False when it is to be read again."""
 
+    def __init__(
+        self,
+        broker: KafkaBroker,
+        sessions: SessionFactory,
+        grouping: GroupingService,
+        relay: OutboxRelay,
+    ) -> None:
+        self._broker = broker
+        self._sessions = sessions
+        self._grouping = grouping
+        self._relay = relay
 
-def register_handlers(
-    broker: KafkaBroker,
-    settings: AlertingSection,
-    sessions: SessionFactory,
-    grouping: GroupingService,
-    relay: OutboxRelay,
-) -> None:
-    @broker.subscriber(
-        DETECTIONS.name,
-        group_id=settings.consumer_group,
-        batch=True,
-        max_records=settings.batch_max_records,
-        batch_timeout_ms=settings.batch_timeout_ms,
-        decoder=records_only,
-        max_partition_fetch_bytes=settings.fetch_partition_bytes,
-        **AT_LEAST_ONCE,
-    )
-    async def on_detections(msg: KafkaMessage) -> None:
-        records: tuple[Any, ...] = msg.raw_message
-        partitions = sorted({record.partition for record in records})
+    async def __call__(self, records: list[Any]) -> bool:
         with structlog.contextvars.bound_contextvars(
             topic=DETECTIONS.name,
-            partitions=partitions,
+            partition=records[0].partition,
             first_offset=records[0].offset,
             last_offset=records[-1].offset,
         ):
             try:
-                decoded = await decode_batch(broker, records)
-                async with transaction(sessions) as session:
-                    outcome = await grouping.process(session, [d for _, d in decoded])
-            except DBAPIError:
-                log.warning("alerting.batch_refused", size=len(records), exc_info=True)
-                try:
-                    outcome = await process_one_by_one(broker, sessions, grouping, decoded)
-                except Exception:
-                    await rewind(msg, len(records))
-                    return
+                outcome = await self._process(records)
             except Exception:
-                await rewind(msg, len(records))
-                return
-            relay.notify()
-            await msg.ack()  # offsets only after the database commit above
+                log.exception("alerting.batch_failed", size=len(records))
+                return False
+            self._relay.notify()
             log.info(
                 "alerting.batch_processed",
                 size=len(records),
@@ -136,3 +113,53 @@ def register_handlers(
                 repeats=outcome.repeats,
                 opened=outcome.cases_opened,
             )
+            return True
+
+    async def _process(self, records: list[Any]) -> BatchOutcome:
+        decoded = await decode_batch(self._broker, records)
+        try:
+            async with transaction(self._sessions) as session:
+                return await self._grouping.process(session, [d for _, d in decoded])
+        except DBAPIError:
+            log.warning("alerting.batch_refused", size=len(records), exc_info=True)
+            return await process_one_by_one(self._broker, self._sessions, self._grouping, decoded)
+
+
+class DetectionsConsumer:
+    """The group member that feeds one worker per assigned partition (services.alerting.
+    partitions): offsets committed by hand after each batch's transaction, earliest
+    offset first."""
+
+    def __init__(
+        self, kafka: KafkaSettings, settings: AlertingSection, handle: DetectionBatches
+    ) -> None:
+        self._kafka = kafka
+        self._settings = settings
+        self._handle = handle
+        self._running: tuple[AIOKafkaConsumer, PartitionWorkers] | None = None
+
+    async def start(self) -> None:
+        # Created here: aiokafka binds a consumer to the running loop.
+        consumer = create_consumer(
+            self._kafka,
+            client_id="alerting",
+            group_id=self._settings.consumer_group,
+            max_partition_fetch_bytes=self._settings.fetch_partition_bytes,
+        )
+        workers = PartitionWorkers(
+            consumer,
+            self._handle,
+            max_records=self._settings.batch_max_records,
+            timeout_ms=self._settings.batch_timeout_ms,
+            retry_pause_seconds=RETRY_PAUSE_SECONDS,
+        )
+        consumer.subscribe([DETECTIONS.name], listener=workers)
+        await consumer.start()
+        self._running = (consumer, workers)
+
+    async def stop(self) -> None:
+        """The batches in hand finish and commit, then the consumer leaves its group."""
+        if self._running is not None:
+            (consumer, workers), self._running = self._running, None
+            await workers.stop()
+            await consumer.stop()
