@@ -12,7 +12,7 @@ setup:
 	@$(UV) --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet "uv==$(UV_VERSION)"
 	@$(UV) sync --frozen --quiet
 
-dev: setup  ## SeaweedFS, Tansu, Postgres (local or embedded), migrations, the five services
+dev: setup  ## SeaweedFS, Tansu, Postgres (local or embedded), migrations, the services (five and the outbox relay)
 	$(UV) run python -m libs.embedded $(ARGS)
 
 test: setup  ## the whole suite; starts its own Tansu and finds or starts Postgres

@@ -3,7 +3,9 @@ detection-to-case latency when it keeps up.
 
 1. Backlog: the corpus is written to `detections.v1` first (as ingest would publish it),
    then one `python -m services.alerting` drains it: detections/s from its first stored
-   alert to its last, in batches, through grouping into cases in Postgres.
+   alert to its last, in batches, through grouping into cases in Postgres. The outbox
+   relay (`python -m services.relay`) publishes its alert and case messages beside it,
+   as in the embedded stack; its CPU is reported on its own line.
 2. Paced: detections produced at a fixed rate below that capacity; latency per
    detection from its publication (`ingested_at`) to its alert row (`stored_at`).
 Both beside the raw broker rates measured in the same run, with CPU per detection of the
@@ -136,18 +138,20 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 "CASESTREAM__ALERT_TOPICS__PUBLISH_V1": str(not args.without_alerts_v1).lower(),
             },
         )
-        services = ServiceProcesses(config, names=("alerting",))
+        services = ServiceProcesses(config, names=("alerting", "relay"))
         await asyncio.to_thread(services.start)
         try:
-            pid = services.processes["alerting"].pid
+            pid, relay_pid = (services.processes[name].pid for name in ("alerting", "relay"))
             assert pid is not None
+            assert relay_pid is not None
             # CPU from the first stored alert on: start-up (imports, group join) excluded.
             await wait_for_alerts(dsn, backlog_tenant, 1, within_seconds=120)
             await analyze(dsn)
             working, already = read_process(pid), await stored_count(dsn, backlog_tenant)
-            database_before = postgres_cpu_seconds()
+            relay_before, database_before = read_process(relay_pid), postgres_cpu_seconds()
             await wait_for_alerts(dsn, backlog_tenant, unique, within_seconds=900)
             drained, database_after = read_process(pid), postgres_cpu_seconds()
+            relay_after = read_process(relay_pid)
             paced = as_published(documents[: args.paced_count], paced_tenant)
             await produce(bootstrap, paced, rate=args.rate)
             await wait_for_alerts(
@@ -171,6 +175,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "backlog_cases": heavy["cases"],
         "alerting_cpu_ms_per_detection": round(
             (drained.cpu_seconds - working.cpu_seconds) * 1000 / (unique - already), 3
+        ),
+        "relay_cpu_ms_per_detection": round(
+            (relay_after.cpu_seconds - relay_before.cpu_seconds) * 1000 / (unique - already), 3
         ),
         "postgres_cpu_ms_per_detection": round(
             (database_after - database_before) * 1000 / (unique - already), 3

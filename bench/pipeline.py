@@ -116,7 +116,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             partitions=PARTITIONS,
             extra_env={"CASESTREAM__LOG__LEVEL": args.log_level},
         )
-        services = ServiceProcesses(config, names=("ingest", "alerting"))
+        services = ServiceProcesses(config, names=("ingest", "alerting", "relay"))
         await asyncio.to_thread(services.start)
         try:
             pids = {name: p.pid for name, p in services.processes.items()} | {"tansu": broker.pid}

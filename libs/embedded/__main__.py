@@ -16,7 +16,7 @@ def parse_options(argv: list[str]) -> StackOptions:
     parser = argparse.ArgumentParser(
         prog="python -m libs.embedded",
         description="Run Casestream on this machine: SeaweedFS, Tansu, Postgres, the five "
-        "services.",
+        "services and the outbox relay.",
     )
     parser.add_argument(
         "--durable",

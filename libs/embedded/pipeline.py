@@ -1,4 +1,5 @@
-"""The five Casestream services as real processes, for end-to-end tests and benchmarks.
+"""The Casestream services (the five and the outbox relay) as real processes, for
+end-to-end tests and benchmarks.
 
 `PipelineConfig` says where the infrastructure is and which credentials to issue;
 `service_environment()` turns it into the CASESTREAM__ variables every service reads."""
@@ -21,7 +22,7 @@ from libs.embedded.ports import free_port
 from libs.embedded.process import BackgroundProcess, EmbeddedStartError
 from libs.embedded.s3 import S3Endpoint
 
-SERVICES = ("ingest", "alerting", "cases", "notifier", "executor")
+SERVICES = ("ingest", "alerting", "cases", "notifier", "executor", "relay")
 # Importing a service takes a few seconds on an idle machine and, as seen on a 2-core
 # machine shared with several test runs, 20-50 s under load: wait long enough for both.
 START_TIMEOUT_SECONDS = 180.0
@@ -128,13 +129,19 @@ def service_environment(config: PipelineConfig) -> dict[str, str]:
     return env
 
 
+def relay_environment(names: Iterable[str]) -> dict[str, str]:
+    """With the relay process among `names`, alerting leaves relaying to it."""
+    return {"CASESTREAM__ALERTING__RUN_OUTBOX_RELAY": "false"} if "relay" in names else {}
+
+
 class ServiceProcesses:
     """Starts `python -m services.<name>` for each service; stops them in reverse order."""
 
     def __init__(self, config: PipelineConfig, names: Iterable[str] = SERVICES) -> None:
         self.config = config
+        names = tuple(names)
         base = {k: v for k, v in os.environ.items() if not k.startswith("CASESTREAM__")}
-        env = {**base, **service_environment(config)}
+        env = {**base, **relay_environment(names), **service_environment(config)}
         self.processes = {
             name: BackgroundProcess(
                 name,

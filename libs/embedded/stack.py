@@ -2,8 +2,8 @@
 
 Start order: SeaweedFS (S3 for attachments, and for Kafka's data in durable mode), Tansu,
 Postgres (local or embedded), the Redis check, topics, migrations, then the five
-services under honcho. Stop order is the reverse, whatever failed or however the run
-ended."""
+services and the outbox relay under honcho. Stop order is the reverse, whatever failed
+or however the run ended."""
 
 from __future__ import annotations
 
@@ -23,7 +23,13 @@ from libs.common.kafka import ensure_topics
 from libs.common.settings import CommonSettings, KafkaSettings
 from libs.embedded.banner import redacted, stack_banner
 from libs.embedded.dev_credentials import DevCredentials
-from libs.embedded.pipeline import REPO_ROOT, SERVICES, PipelineConfig, service_environment
+from libs.embedded.pipeline import (
+    REPO_ROOT,
+    SERVICES,
+    PipelineConfig,
+    relay_environment,
+    service_environment,
+)
 from libs.embedded.ports import port_is_free, port_or_free
 from libs.embedded.postgres import EmbeddedPostgres, database_name, ensure_database, resolve_server
 from libs.embedded.redis_check import redis_answers
@@ -233,7 +239,7 @@ class DevStack:
         )
 
     def _run_services(self, config: PipelineConfig) -> int:
-        env = {**os.environ, **service_environment(config)}
+        env = {**os.environ, **relay_environment(SERVICES), **service_environment(config)}
         manager = Manager()
         for name in SERVICES:
             process = manager.add_process(

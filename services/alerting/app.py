@@ -50,7 +50,8 @@ def create_app(settings: AlertingSettings) -> FastStream:
 
     @app.after_startup
     async def start_consuming() -> None:
-        relay.start()
+        if settings.alerting.run_outbox_relay:
+            relay.start()
         await detections.start()
 
     @app.on_shutdown

@@ -27,6 +27,11 @@ class AlertingSection(BaseModel):
     # one is processed, where 1 MiB left batches of 230-580 and 200-300 ms waits for
     # records within a drain. Buffered per assigned partition, so memory grows with both.
     fetch_partition_bytes: int = Field(default=8 * 1024 * 1024, ge=64 * 1024, le=256 * 1024 * 1024)
+    # Relay the outbox from this process too. Off where a relay process runs
+    # (`python -m services.relay`: the embedded stack, compose), so this core decides
+    # cases while another publishes them; under load relaying was an eighth of this
+    # process' CPU.
+    run_outbox_relay: bool = True
     # Correlation rules per tenant (docs/correlation.md); none configured: no correlation.
     correlation: CorrelationSettings = CorrelationSettings()
     alert_indexer: AlertIndexerSection = AlertIndexerSection()
