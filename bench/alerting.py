@@ -120,7 +120,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     unique = len({d["detection_id"] for d in documents})
     backlog_tenant = f"bench-alerting-{uuid.uuid4().hex[:6]}"
     paced_tenant = f"{backlog_tenant}-paced"
-    async with bench_infrastructure("bench-alerting", args.postgres, PARTITIONS) as infra:
+    async with bench_infrastructure(
+        "bench-alerting", args.postgres, PARTITIONS, args.keep_database
+    ) as infra:
         bootstrap, dsn = infra.broker.bootstrap_servers, asyncpg_dsn(infra.database_url)
         backlog = as_published(documents, backlog_tenant)
         baseline = await measure_kafka(

@@ -32,6 +32,11 @@ def add_common_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--limit", type=int, default=0, help="use only the first N detections")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
+    parser.add_argument(
+        "--keep-database",
+        action="store_true",
+        help="leave the run's database in place (its name is printed) to look into it",
+    )
 
 
 @dataclass(frozen=True)
@@ -43,7 +48,7 @@ class BenchInfrastructure:
 
 @asynccontextmanager
 async def bench_infrastructure(
-    name: str, postgres: str, partitions: int
+    name: str, postgres: str, partitions: int, keep_database: bool = False
 ) -> AsyncIterator[BenchInfrastructure]:
     workdir = Path(tempfile.mkdtemp(prefix=f"casestream-{name}-"))
     broker = TansuBroker(workdir / "tansu")
@@ -63,7 +68,10 @@ async def bench_infrastructure(
         raise
     finally:
         broker.stop()
-        await drop_database(server_url, database)
+        if keep_database:
+            print(f"database kept: {database}", flush=True)
+        else:
+            await drop_database(server_url, database)
         if embedded is not None:
             embedded.stop()
     shutil.rmtree(workdir, ignore_errors=True)

@@ -22,7 +22,7 @@ from libs.common.settings import ENV_PREFIX, ApiCredential, CommonSettings
 
 REPO = Path(__file__).resolve().parents[1]
 COMPOSE = yaml.safe_load((REPO / "compose.yaml").read_text())
-SERVICES = ("ingest", "alerting", "cases", "notifier", "executor")
+SERVICES = ("ingest", "alerting", "cases", "notifier", "executor", "relay")
 # `${NAME}`, `${NAME:-default}`, `${NAME:?message}` (compose interpolation).
 INTERPOLATION = re.compile(r"\$\{(?P<name>[A-Za-z0-9_]+)(?:(?P<op>:?[-?+])(?P<arg>[^}]*))?\}")
 REQUIRED_SECRET = re.compile(r"^\$\{[A-Z0-9_]+:\?[^}]*\}$")
@@ -33,6 +33,7 @@ REQUIRED = {
     "cases": ("CASES__API_KEYS", "CASES__PORT", "CASES__HOST"),
     "notifier": ("NOTIFIER__WEBHOOK_SECRET",),
     "executor": ("EXECUTOR__CASES_API_URL", "EXECUTOR__CASES_API_KEY"),
+    "relay": (),
 }
 HTTP_SECTIONS = {"ingest": "ingest", "cases": "cases"}
 

@@ -3,12 +3,12 @@ from __future__ import annotations
 import asyncio
 
 from libs.common.logging import configure_logging
-from libs.common.settings import CommonSettings
 from services.relay.app import serve
+from services.relay.settings import RelaySettings
 
 
 def main() -> None:
-    settings = CommonSettings()
+    settings = RelaySettings()
     configure_logging(settings.log, service="relay")
     asyncio.run(serve(settings))
 
