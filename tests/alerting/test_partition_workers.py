@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections import defaultdict
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -59,7 +59,7 @@ class Recorder:
 
 
 @pytest.fixture
-async def topic(kafka_settings: KafkaSettings) -> AsyncIterator[str]:
+async def topic(kafka_settings: KafkaSettings) -> str:
     name = f"workers-{uuid.uuid4().hex[:10]}"
     admin = AIOKafkaAdminClient(bootstrap_servers=kafka_settings.bootstrap_servers)
     await admin.start()
@@ -78,7 +78,7 @@ async def topic(kafka_settings: KafkaSettings) -> AsyncIterator[str]:
         await asyncio.gather(*sends)
     finally:
         await producer.stop()
-    yield name
+    return name
 
 
 async def member(
@@ -97,7 +97,9 @@ async def member(
 
 async def wait_until(condition: Callable[[], bool], seconds: float = 60) -> None:
     async with asyncio.timeout(seconds):
-        while not condition():
+        while True:
+            if condition():
+                return
             await asyncio.sleep(0.05)
 
 
