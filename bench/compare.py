@@ -6,8 +6,10 @@ minutes later (docs/benchmarks.md, session 7), so figures from separate sittings
 compare; runs taken in turns do. Each pair runs the baseline first, then this tree. The
 baseline is `git archive` of the revision in a temporary directory, run with this tree's
 virtualenv (a baseline that needs other dependencies cannot be compared this way).
-Arguments after `--` go to the benchmark on both sides, e.g.
-`python -m bench.compare --baseline main~3 --pairs 4 -- --paced-count 1500`."""
+`--candidate <revision>` compares two revisions instead (also `git archive`), so the
+working tree can change while they run. Arguments after `--` go to the benchmark on
+both sides, e.g. `python -m bench.compare --baseline main~3 --pairs 4 -- --paced-count
+1500`."""
 
 from __future__ import annotations
 
@@ -89,6 +91,9 @@ def print_table(rows: list[list[str]]) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--baseline", required=True, help="a git revision of this repository")
+    parser.add_argument(
+        "--candidate", help="a git revision to compare instead of this working tree"
+    )
     parser.add_argument("--pairs", type=int, default=3)
     parser.add_argument("--benchmark", choices=BENCHMARKS, default="alerting")
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
@@ -97,18 +102,22 @@ def main() -> None:
     extra = ["--data", str(args.data.resolve()), *[a for a in args.extra if a != "--"]]
     with tempfile.TemporaryDirectory(prefix="casestream-compare-") as scratch:
         work = Path(scratch)
-        baseline_tree = work / "baseline"
+        baseline_tree, candidate_tree = work / "baseline", ROOT
         extract_revision(args.baseline, baseline_tree)
+        if args.candidate:
+            candidate_tree = work / "candidate"
+            extract_revision(args.candidate, candidate_tree)
         baseline: list[Figures] = []
         current: list[Figures] = []
         for pair in range(1, args.pairs + 1):
             for tree, runs, side in (
                 (baseline_tree, baseline, "baseline"),
-                (ROOT, current, "this"),
+                (candidate_tree, current, "this"),
             ):
                 print(f"pair {pair}: {side}", flush=True)
                 runs.append(run_once(tree, args.benchmark, extra, work / f"{side}-{pair}"))
-    print(f"\n{args.benchmark}: {args.baseline} → this tree, {args.pairs} pairs in turns")
+    candidate = args.candidate or "this tree"
+    print(f"\n{args.benchmark}: {args.baseline} → {candidate}, {args.pairs} pairs in turns")
     print_table(comparison(baseline, current))
 
 
