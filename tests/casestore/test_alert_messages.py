@@ -6,8 +6,11 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
+
+import pytest
+from pydantic import TypeAdapter
 
 from libs.common.casestore.batch import NewAlert
 from libs.common.casestore.events import alert_outbox_rows
@@ -63,7 +66,7 @@ def payload(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def test_every_alerts_v1_field_is_an_alerts_v2_field_of_the_same_type() -> None:
-    # v1 messages are v2's shared members, serialized once for both: only while this holds.
+    # v1 messages are v2's shared members, built once for both: only while this holds.
     for name, field in AlertV1.model_fields.items():
         if name not in ("schema_version", "case_id"):
             assert AlertV2.model_fields[name].annotation == field.annotation, name
@@ -136,3 +139,43 @@ def test_an_alert_without_a_case_is_on_v2_only_and_each_message_has_its_own_id()
     assert messages[1].source == SOURCE  # the writer, when the detection named none
     assert [row["headers"]["ce_tenantid"] for row in rows] == ["acme", "acme", "other"]
     assert len({row["event_id"] for row in rows}) == 3
+
+
+def as_pydantic_wrote_it(message: AlertV2) -> str:
+    """The alerts.v2 text the models wrote before msgspec encoded it: the members v1
+    shares, then v2's own."""
+    shared = set(AlertV1.model_fields) - {"schema_version"}
+    v2_only = set(AlertV2.model_fields) - shared - {"schema_version"}
+    head = message.model_dump_json(include=shared)[1:-1]
+    return '{"schema_version":2,' + head + "," + message.model_dump_json(include=v2_only)[1:]
+
+
+@pytest.mark.parametrize(
+    "at",
+    [
+        AT,
+        AT.replace(microsecond=0),
+        AT.astimezone(timezone(timedelta(hours=5, minutes=30))),
+        # As pydantic parses a detection's time: its own tzinfo class.
+        TypeAdapter(datetime).validate_json('"2026-11-22T10:00:00.5-03:00"'),
+    ],
+)
+@pytest.mark.parametrize("with_case", [True, False])
+def test_messages_are_byte_for_byte_what_the_models_write(at: datetime, with_case: bool) -> None:
+    case_id = uuid.uuid4() if with_case else None
+    alerts = [
+        new_alert("acme", event_time=at, ingested_at=at),
+        new_alert("acme", host=None, event_time=None, source=None, grouping=None),
+        new_alert("acme", grouping={"decision": "joined_case", "reason": "joined_open_case"}),
+    ]
+    alerts = [NewAlert(a.id, a.tenant_id, a.severity, at, a.columns) for a in alerts]
+    rows = alert_outbox_rows(SOURCE, case_id, alerts)
+    v2_rows = [row for row in rows if row["topic"] == "alerts.v2"]
+    for row in v2_rows:
+        text = str(row["payload"])
+        assert text == as_pydantic_wrote_it(AlertV2.model_validate_json(text))
+    for row in rows:
+        if row["topic"] == "alerts.v1":
+            text = str(row["payload"])
+            assert text == AlertV1.model_validate_json(text).model_dump_json()
+    assert len(rows) == len(alerts) * (2 if with_case else 1)

@@ -21,7 +21,7 @@ from libs.common.casestore.store import CaseStore, NewCase
 from libs.common.contracts.detections import Severity
 from libs.common.db.engine import SessionFactory, transaction
 from libs.common.kafka import ensure_topics
-from libs.common.outbox import OutboxRelay
+from libs.common.outbox import CLAIM_AND_DELETE, INDEX_SCANS_ONLY, PRUNE_SENT, OutboxRelay
 from libs.common.settings import KafkaSettings, OutboxSettings
 from libs.embedded.ports import free_port
 from libs.embedded.tansu import TansuBroker
@@ -183,3 +183,42 @@ async def test_sent_rows_are_deleted_once_older_than_kept_and_unsent_never(
 
 async def sent_keys(sessions: SessionFactory, tenant: str) -> list[str]:
     return [row.key for row in await outbox_rows(sessions, tenant) if row.sent_at is not None]
+
+
+def outbox_scans(plan: dict[str, Any]) -> list[tuple[str, str | None, int]]:
+    """(node type, index, times run) of every plan node that reads the outbox."""
+    found = []
+    if plan.get("Relation Name") == "outbox" and "Scan" in plan["Node Type"]:
+        found.append((plan["Node Type"], plan.get("Index Name"), plan["Actual Loops"]))
+    for child in plan.get("Plans", []):
+        found += outbox_scans(child)
+    return found
+
+
+async def test_the_claim_reads_the_next_rows_by_index_however_stale_the_statistics(
+    sessions: SessionFactory, tenant: str
+) -> None:
+    # Statistics of an empty outbox (as right after a deployment), then a backlog: the
+    # relay must still read just the next rows by index, once, not scan or sort them all.
+    async with transaction(sessions) as session:
+        await session.execute(text("ANALYZE outbox"))
+        await session.execute(
+            text(
+                "INSERT INTO outbox (event_id, tenant_id, topic, key, headers, payload)"
+                " SELECT gen_random_uuid(), :t, 'cases.events.v1', 'k', '{}', '{}'"
+                " FROM generate_series(1, 3000)"
+            ),
+            {"t": tenant},
+        )
+    for claim, parameters in (
+        (CLAIM_AND_DELETE, {"limit": 500}),
+        (PRUNE_SENT, {"scan": 10_000, "keep": 0}),
+    ):
+        async with sessions() as session:
+            await session.execute(text(f"SELECT {INDEX_SCANS_ONLY}"))  # as the relay does
+            explain = text(f"EXPLAIN (ANALYZE, FORMAT JSON) {claim.text}")
+            (plan,) = (await session.execute(explain, parameters)).scalar_one()
+            await session.rollback()  # EXPLAIN ANALYZE deleted rows
+        scans = outbox_scans(plan["Plan"])
+        assert scans, plan
+        assert {(node, loops) for node, _, loops in scans} == {("Index Scan", 1)}, scans

@@ -11,16 +11,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from libs.common.casestore import repository
 from libs.common.casestore.chain import event_hash
-from libs.common.contracts.alerts import (
-    ALERT_EVENT_TYPE,
-    ALERT_V2_EVENT_TYPE,
-    AlertGroupingV2,
-    AlertV1,
-    AlertV2,
-    GroupingDecision,
-)
+from libs.common.contracts.alert_wire import AlertGroupingWire, AlertV2Wire, RuleRefWire, encode
+from libs.common.contracts.alerts import ALERT_EVENT_TYPE, ALERT_V2_EVENT_TYPE, GroupingDecision
 from libs.common.contracts.cases import CaseEventV1
-from libs.common.contracts.detections import RuleRefV1, Severity
+from libs.common.contracts.detections import Severity
 from libs.common.contracts.envelope import CloudEventAttributes, new_event_ids
 from libs.common.contracts.topics import ALERTS, ALERTS_V2, CASE_EVENTS, Topic
 from libs.common.db.jsonb import SerializedJSON
@@ -42,13 +36,6 @@ class NewAlertLike(Protocol):
     def columns(self) -> dict[str, Any]: ...
 
 
-# alerts.v1 is alerts.v2 narrowed to alerts with a case: every v1 field is a v2 field
-# of the same type (a test holds them to it), so the members they share are validated
-# and serialized once for both messages. Member order does not matter: JSONB keeps its own.
-_SHARED_FIELDS = set(AlertV1.model_fields) - {"schema_version"}
-_V2_ONLY_FIELDS = set(AlertV2.model_fields) - _SHARED_FIELDS - {"schema_version"}
-
-
 def alert_outbox_rows(
     source: str,
     case_id: uuid.UUID | None,
@@ -58,7 +45,7 @@ def alert_outbox_rows(
     """Messages for alerts just stored, keyed by tenant and alert: `alerts.v2` for every
     alert, and `alerts.v1` as well for one with a case while `publish_v1` (v1 requires a
     case; it stays published for its subscribers until it is retired,
-    docs/alert-topics.md)."""
+    docs/alert-topics.md). Encoded by msgspec (contracts/alert_wire.py)."""
     now = datetime.now(UTC)
     event_ids = iter(new_event_ids(2 * len(alerts)))
     headers: dict[str, tuple[dict[str, str], dict[str, str]]] = {}
@@ -67,55 +54,52 @@ def alert_outbox_rows(
         if alert.tenant_id not in headers:
             headers[alert.tenant_id] = _alert_headers(source, alert.tenant_id, now)
         v1_headers, v2_headers = headers[alert.tenant_id]
-        message = _alert_v2(source, case_id, alert, now)
-        shared = message.model_dump_json(include=_SHARED_FIELDS)[1:-1]
+        message = alert_v2_message(source, case_id, alert, now)
         if publish_v1 and case_id is not None:
-            v1 = '{"schema_version":1,' + shared + "}"
+            v1 = encode(message.as_v1())
             rows.append(_alert_row(ALERTS, v1_headers, alert, v1, next(event_ids)))
-        v2_only = message.model_dump_json(include=_V2_ONLY_FIELDS)[1:]
-        v2 = '{"schema_version":2,' + shared + "," + v2_only
-        rows.append(_alert_row(ALERTS_V2, v2_headers, alert, v2, next(event_ids)))
+        rows.append(_alert_row(ALERTS_V2, v2_headers, alert, encode(message), next(event_ids)))
     return rows
 
 
-def _alert_v2(
+def alert_v2_message(
     source: str, case_id: uuid.UUID | None, alert: NewAlertLike, now: datetime
-) -> AlertV2:
+) -> AlertV2Wire:
     columns = alert.columns
-    return AlertV2(
+    return AlertV2Wire(
+        schema_version=2,
         alert_id=alert.id,
         tenant_id=alert.tenant_id,
         detection_id=columns["detection_id"],
         case_id=case_id,
         title=columns["title"],
         severity=alert.severity,
-        rule=RuleRefV1(
-            id=columns["rule_id"], name=columns["rule_name"], source=columns.get("source")
-        ),
-        source=columns.get("source") or source,
+        rule=RuleRefWire(columns["rule_id"], columns["rule_name"], columns.get("source")),
         host=columns.get("host"),
         group_key=columns["group_key"],
-        event_time=columns.get("event_time"),
         effective_time=alert.effective_time,
+        created_at=now,
+        source=columns.get("source") or source,
+        event_time=columns.get("event_time"),
         ingested_at=columns.get("ingested_at") or now,
         grouping=_grouping_v2(columns.get("grouping")),
-        created_at=now,
     )
 
 
-def _grouping_v2(grouping: dict[str, Any] | None) -> AlertGroupingV2 | None:
+def _grouping_v2(grouping: dict[str, Any] | None) -> AlertGroupingWire | None:
     """The decision summary of the alert's provenance (policies.grouping.provenance)."""
     if not grouping or "decision" not in grouping:
         return None
     chain = grouping.get("chain") or {}
-    return AlertGroupingV2(
-        decision=GroupingDecision(grouping["decision"]),
+    continues = grouping.get("continues_case_id")
+    return AlertGroupingWire(
+        decision=GroupingDecision(grouping["decision"]).value,
         reason=str(grouping.get("reason", "")),
         strategy=str(grouping.get("strategy", "")),
         strategy_fallback=bool(grouping.get("strategy_fallback", False)),
         policy_version=int(grouping.get("policy_version", 0)),
-        continues_case_id=grouping.get("continues_case_id"),
-        shared_event_ids=list(chain.get("shared_event_ids", [])),
+        continues_case_id=uuid.UUID(str(continues)) if continues else None,
+        shared_event_ids=[str(e) for e in chain.get("shared_event_ids", [])],
     )
 
 
