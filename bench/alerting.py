@@ -121,12 +121,12 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     backlog_tenant = f"bench-alerting-{uuid.uuid4().hex[:6]}"
     paced_tenant = f"{backlog_tenant}-paced"
     async with bench_infrastructure(
-        "bench-alerting", args.postgres, PARTITIONS, args.keep_database
+        "bench-alerting", args.postgres, args.partitions, args.keep_database
     ) as infra:
         bootstrap, dsn = infra.broker.bootstrap_servers, asyncpg_dsn(infra.database_url)
         backlog = as_published(documents, backlog_tenant)
         baseline = await measure_kafka(
-            bootstrap, [d.model_dump_json().encode() for d in backlog], PARTITIONS
+            bootstrap, [d.model_dump_json().encode() for d in backlog], args.partitions
         )
         await produce(bootstrap, backlog)
         config = PipelineConfig.with_fresh_credentials(
@@ -134,7 +134,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             bootstrap_servers=bootstrap,
             tenant=backlog_tenant,
             log_dir=infra.workdir / "logs",
-            partitions=PARTITIONS,
+            partitions=args.partitions,
             extra_env={
                 "CASESTREAM__LOG__LEVEL": "WARNING",
                 "CASESTREAM__ALERT_TOPICS__PUBLISH_V1": str(not args.without_alerts_v1).lower(),
@@ -190,6 +190,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "paced_latency_p99_ms": round(percentile(light["lags"], 0.99) * 1000, 1),
         "alerting_peak_rss_mib": round(after.peak_rss_mib, 1),
         "alerts_v1_published": not args.without_alerts_v1,
+        "partitions": args.partitions,
         "target_per_s": 5_000,
     }
     print_figures(result)
@@ -201,6 +202,12 @@ def main() -> None:
     add_common_arguments(parser)
     parser.add_argument("--rate", type=float, default=300, help="paced phase, detections/s")
     parser.add_argument("--paced-count", type=int, default=3_000)
+    parser.add_argument(
+        "--partitions",
+        type=int,
+        default=PARTITIONS,
+        help="of detections.v1; alerting works one batch per partition at a time",
+    )
     parser.add_argument(
         "--without-alerts-v1",
         action="store_true",

@@ -5,6 +5,7 @@ from faststream import FastStream
 from libs.common.alertstore.factory import create_opensearch_store
 from libs.common.alertstore.indexer import AlertIndexer
 from libs.common.alertstore.postgres import PostgresAlertStore
+from libs.common.casestore.numbers import SeparateCaseNumbers
 from libs.common.casestore.store import CaseStore
 from libs.common.db.engine import create_engine, create_session_factory
 from libs.common.kafka import create_broker, ensure_topics
@@ -27,6 +28,8 @@ def create_app(settings: AlertingSettings) -> FastStream:
         CaseStore(
             source="casestream/alerting",
             publish_alerts_v1=settings.alert_topics.publish_v1,
+            # Batches of several partitions open cases at once: numbers on the side.
+            numbers=SeparateCaseNumbers(sessions),
         ),
         correlation=correlation_engine(settings.alerting.correlation),
         announce_changes=opensearch,

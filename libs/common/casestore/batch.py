@@ -1,7 +1,8 @@
 """Grouping writes for a whole batch: open cases and grow cases with a fixed number of
 statements, however many cases the batch touches.
 
-Per batch: one case-number allocation, one read of the tenant's case policy, one insert
+Per batch: one case-number allocation (in a transaction of its own for alerting,
+casestore/numbers.py), one read of the tenant's case policy, one insert
 of new cases, one lock of the cases being grown, one insert of all alerts and one of their
 entities (and one of their matched events, for the chain strategy), one update of the
 grown cases, and one insert each of audit events and outbox rows. Every case change
@@ -23,6 +24,7 @@ from libs.common.casestore import repository
 from libs.common.casestore.events import alert_outbox_rows, event_base, record_events
 from libs.common.casestore.fields import normalize_tags
 from libs.common.casestore.lifecycle import WORKFLOWS
+from libs.common.casestore.numbers import CaseNumbers
 from libs.common.casestore.policy import CasePolicy, load_policy
 from libs.common.casestore.tasks import NewTask, add_opening_tasks
 from libs.common.contracts.cases import (
@@ -105,12 +107,13 @@ async def apply_grouping(
     actor: str,
     uncased: Sequence[NewAlert] = (),
     publish_alerts_v1: bool = True,
+    numbers: CaseNumbers | None = None,
 ) -> GroupingWrite:
     result = GroupingWrite()
     growths = _one_growth_per_case(growths)
     # The policy in force decides new cases' workflow and every SLA due time computed here.
     policy = (await load_policy(session, tenant_id)).policy
-    opened = await insert_new_cases(session, tenant_id, openings, policy)
+    opened = await insert_new_cases(session, tenant_id, openings, policy, numbers)
     grown = await repository.lock_cases(session, tenant_id, [g.case_id for g in growths])
     # Deleted after the caller chose it: refused like a missing case, so alerting retries
     # the batch and then sees the case is no longer open.
@@ -194,13 +197,23 @@ async def apply_grouping(
 
 
 async def insert_new_cases(
-    session: AsyncSession, tenant_id: str, openings: Sequence[CaseOpening], policy: CasePolicy
+    session: AsyncSession,
+    tenant_id: str,
+    openings: Sequence[CaseOpening],
+    policy: CasePolicy,
+    numbers: CaseNumbers | None = None,
 ) -> list[Case]:
     """Insert the openings' cases. Takes the tenant's case-number lock, so every writer
-    calls it before locking any case row (one lock order: no deadlocks)."""
+    calls it before locking any case row (one lock order: no deadlocks). With `numbers`
+    (alerting), the numbers come from a transaction of their own instead (casestore/
+    numbers.py: no lock held here, a gap if this transaction rolls back)."""
     if not openings:
         return []
-    first, opened_at = await repository.allocate_case_numbers(session, tenant_id, len(openings))
+    if numbers is None:
+        first, opened_at = await repository.allocate_case_numbers(session, tenant_id, len(openings))
+    else:
+        first = await numbers(tenant_id, len(openings))
+        opened_at = await repository.transaction_time(session)
     # New cases follow the workflow in force now; they keep it when the policy changes.
     workflow = WORKFLOWS[policy.workflow]
     rows = []

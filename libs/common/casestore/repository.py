@@ -43,6 +43,12 @@ async def allocate_case_numbers(
     return int(row.last_number) - count + 1, row.opened_at
 
 
+async def transaction_time(session: AsyncSession) -> datetime:
+    """The transaction's now(): what a case inserted in it gets as created_at."""
+    now: datetime = (await session.execute(text("SELECT now()"))).scalar_one()
+    return now
+
+
 async def insert_cases(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> list[Case]:
     """Insert new cases in one executemany; returns them as stored, in the rows' order."""
     statement = insert(Case).returning(Case, sort_by_parameter_order=True)

@@ -37,6 +37,7 @@ from libs.common.casestore.lifecycle import (
     workflow_of,
 )
 from libs.common.casestore.merging import MergeOutcome, merge_cases
+from libs.common.casestore.numbers import CaseNumbers
 from libs.common.casestore.purging import PurgeOutcome, RetentionRule, purge_case
 from libs.common.casestore.splitting import SplitOutcome, split_case
 from libs.common.casestore.tasks import CaseTasks, NewTask
@@ -63,12 +64,17 @@ __all__ = [
 
 
 class CaseStore:
-    def __init__(self, source: str, publish_alerts_v1: bool = True) -> None:
+    def __init__(
+        self, source: str, publish_alerts_v1: bool = True, numbers: CaseNumbers | None = None
+    ) -> None:
         # CloudEvents `source` of every event this writer produces, e.g. "casestream/cases".
         self.source = source
         # Whether stored alerts with a case also go out on the deprecated alerts.v1
         # (settings.alert_topics.publish_v1).
         self.publish_alerts_v1 = publish_alerts_v1
+        # Where apply_grouping takes case numbers: None, inside its transaction; alerting
+        # takes them in a transaction of their own (casestore/numbers.py).
+        self.numbers = numbers
         self.tasks = CaseTasks(source)
 
     async def apply_grouping(
@@ -91,6 +97,7 @@ class CaseStore:
             actor,
             uncased,
             self.publish_alerts_v1,
+            self.numbers,
         )
 
     async def open_case(
