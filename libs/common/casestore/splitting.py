@@ -57,7 +57,8 @@ async def split_case(
         await _existing(session, tenant_id, case_id)  # an unknown case is 404 first
         raise InvalidInput("these alerts are not on this case", alert_ids=foreign)
     policy = (await load_policy(session, tenant_id)).policy
-    # The case number lock before the case row lock: alerting's order.
+    # The case number lock before the case row lock: the order of every writer that takes
+    # numbers in its own transaction (alerting takes them on the side, casestore/numbers.py).
     (opened,) = await insert_new_cases(
         session, tenant_id, [_opening(tenant_id, case_id, alerts, actor, title)], policy
     )
