@@ -25,7 +25,6 @@ from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
-from aiokafka.errors import KafkaError
 
 from libs.common.logging import get_logger
 
@@ -98,7 +97,7 @@ class PartitionWorkers(ConsumerRebalanceListener):  # type: ignore[misc]
                 fetched = await self._consumer.getmany(
                     partition, timeout_ms=self._timeout_ms, max_records=self._max_records
                 )
-            except KafkaError:
+            except Exception:  # a worker that died would leave its partition unread
                 log.exception("alerting.fetch_failed", partition=partition.partition)
                 await asyncio.sleep(self._retry_pause)
                 continue
@@ -116,7 +115,7 @@ class PartitionWorkers(ConsumerRebalanceListener):  # type: ignore[misc]
     async def _commit(self, partition: TopicPartition, offset: int) -> None:
         try:
             await self._consumer.commit({partition: offset})
-        except KafkaError as error:
-            # The partition moved in a rebalance: its new owner reads the batch again
-            # and finds every detection already stored.
+        except Exception as error:
+            # Most often the partition moved in a rebalance. Whatever the cause, the batch
+            # is stored: whoever reads it again finds every detection already there.
             log.warning("alerting.commit_failed", partition=partition.partition, error=str(error))
