@@ -107,17 +107,23 @@ async def committed(consumer: AIOKafkaConsumer, topic: str) -> list[int | None]:
     return [await consumer.committed(TopicPartition(topic, p)) for p in range(PARTITIONS)]
 
 
-async def test_partitions_are_worked_at_once_each_in_order_and_committed(
-    kafka_settings: KafkaSettings, topic: str
-) -> None:
-    recorder = Recorder()
-    consumer, workers = await member(kafka_settings, topic, f"g-{topic}", recorder)
+async def work_through_everything(kafka: KafkaSettings, topic: str, recorder: Recorder) -> None:
+    """One member until every record was handled; then every partition's offsets must be
+    committed to its end."""
+    consumer, workers = await member(kafka, topic, f"g-{topic}", recorder)
     try:
         await wait_until(lambda: recorder.handled() == PARTITIONS * PER_PARTITION)
         await workers.stop()
         assert await committed(consumer, topic) == [PER_PARTITION] * PARTITIONS
     finally:
         await consumer.stop()
+
+
+async def test_partitions_are_worked_at_once_each_in_order_and_committed(
+    kafka_settings: KafkaSettings, topic: str
+) -> None:
+    recorder = Recorder()
+    await work_through_everything(kafka_settings, topic, recorder)
     for partition in range(PARTITIONS):
         assert recorder.offsets(partition) == list(range(PER_PARTITION))
     assert all(len(batch) <= BATCH for _, batch in recorder.batches)
@@ -129,13 +135,7 @@ async def test_a_refused_batch_is_read_again_from_its_first_record(
     kafka_settings: KafkaSettings, topic: str
 ) -> None:
     recorder = Recorder(pause=0.01, refuse_first=lambda rs: rs[0].partition == 1)
-    consumer, workers = await member(kafka_settings, topic, f"g-{topic}", recorder)
-    try:
-        await wait_until(lambda: recorder.handled() == PARTITIONS * PER_PARTITION)
-        await workers.stop()
-        assert await committed(consumer, topic) == [PER_PARTITION] * PARTITIONS
-    finally:
-        await consumer.stop()
+    await work_through_everything(kafka_settings, topic, recorder)
     assert recorder.refused == 1
     assert recorder.offsets(1) == list(range(PER_PARTITION))  # nothing skipped, no repeat
 

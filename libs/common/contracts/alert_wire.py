@@ -53,6 +53,8 @@ class AlertV1Wire(msgspec.Struct):
 
 
 class AlertV2Wire(msgspec.Struct):
+    # Not a subclass of AlertV1Wire: msgspec puts inherited members first, which would
+    # move v2's schema_version and case_id (a different type here) out of their places.
     schema_version: Literal[2]
     alert_id: uuid.UUID
     tenant_id: str
