@@ -106,22 +106,26 @@ def _new_alert(
 
 
 def next_slots(slots: dict[str, OpenSlot], planned: list[tuple[str, Segment]]) -> list[OpenSlot]:
-    """Each key's slot after the batch: its last segment's case, with the event-time span
-    grown when that case is the one the slot already held."""
+    """The slots the batch changes: each key's slot moves to the case its batch wrote to
+    with the latest event time, unless the slot's case lies later still and was not
+    deleted (a late detection joining an earlier case leaves the slot where it is)."""
     latest: dict[str, OpenSlot] = {}
-    for key, segment in planned:  # segments of a key come in time order
+    for key, segment in planned:
         # Chain keys name one case (a join, or a case of one detection): no slot to keep.
-        if segment.held is not None or key.startswith(CHAIN_KEY_PREFIX):
+        if segment.span is None or key.startswith(CHAIN_KEY_PREFIX):
             continue
-        times = [d.effective_time for d in segment.detections]
-        slot = latest.get(key) or slots.get(key)
-        if slot is not None and slot.case_id == segment.target_case_id:
-            slot.window_start = min(slot.window_start, *times)
-            slot.window_end = max(slot.window_end, *times)
-            latest[key] = slot
-        else:
-            latest[key] = OpenSlot(key, segment.target_case_id, "new", min(times), max(times))
-    return list(latest.values())
+        best = latest.get(key)
+        if best is None or segment.span[1] > best.window_end:
+            start, end = segment.span
+            latest[key] = OpenSlot(key, segment.target_case_id, "new", start, end)
+    return [
+        slot
+        for key, slot in latest.items()
+        if (old := slots.get(key)) is None
+        or old.case_deleted
+        or old.case_id == slot.case_id
+        or old.window_end <= slot.window_end
+    ]
 
 
 def _rank(severity: Severity) -> int:

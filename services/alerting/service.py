@@ -8,7 +8,7 @@ from __future__ import annotations
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -22,6 +22,7 @@ from libs.common.policies.alerting import DEFAULT_POLICY, AlertingPolicy, Groupi
 from libs.common.policies.chaining import ChainPlan, in_chain_order, join_segments, plan_chains
 from libs.common.policies.dedup import split_repeats
 from libs.common.policies.grouping import (
+    CHAIN_KEY_PREFIX,
     AppliedPolicy,
     GroupKey,
     Segment,
@@ -67,6 +68,20 @@ def _group_key(detection: DetectionV1, policy: GroupingPolicy) -> GroupKey:
     if correlated is not None:
         return GroupKey(correlated, "correlation", {"correlation": correlated})
     return group_key(detection, policy)
+
+
+def _reach(
+    by_key: dict[str, list[DetectionV1]], window: timedelta
+) -> dict[str, tuple[datetime, datetime]]:
+    """Per key (but the chain strategy's one-case keys), the event times a case of the
+    key must reach to take one of the batch's detections: a sliding window's reach is a
+    superset of a fixed one's."""
+    reach = {}
+    for key, detections in by_key.items():
+        if not key.startswith(CHAIN_KEY_PREFIX):
+            times = [d.effective_time for d in detections]
+            reach[key] = (min(times) - window, max(times) + window)
+    return reach
 
 
 class GroupingService:
@@ -198,9 +213,17 @@ class GroupingService:
             for detection in fresh:
                 by_key[_group_key(detection, applied.grouping).key].append(detection)
         slots = await repository.load_slots(session, tenant_id, sorted(by_key))
+        # Under the key locks: a late detection finds the earlier open case it belongs
+        # to, not only the key's latest (so batch cuts do not decide the cases).
+        reach = _reach(by_key, applied.window)
+        others = await repository.open_cases_of_keys(session, tenant_id, reach)
         for key in sorted(by_key):
             segments = plan_segments(
-                slots.get(key), by_key[key], applied.grouping, assessment.may_open
+                slots.get(key),
+                by_key[key],
+                applied.grouping,
+                assessment.may_open,
+                others.get(key, []),
             )
             planned += [(key, segment) for segment in segments]
         if planned:

@@ -4,7 +4,7 @@ No I/O: alerting applies them to live batches, the backtest to stored detections
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -27,7 +27,8 @@ EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 @dataclass
 class OpenSlot:
-    """A group key's latest case and the event-time span of its alerts."""
+    """A case of a group key and the event-time span of its alerts: the key's slot (its
+    latest case, whatever the case's status), or another open case of the key."""
 
     group_key: str
     case_id: uuid.UUID
@@ -181,6 +182,9 @@ class Segment:
     # Not a case: the detection may not open one (policy.case_creation) and had none to
     # join; the text says why. Stored as an alert without a case.
     held: Reason | None = None
+    # The event-time span of the case's alerts once the segment is written (its earlier
+    # alerts included); None for a held segment.
+    span: tuple[datetime, datetime] | None = None
 
     @property
     def target_case_id(self) -> uuid.UUID:
@@ -195,63 +199,90 @@ def plan_segments(
     detections: list[DetectionV1],
     policy: GroupingPolicy,
     may_open: Callable[[DetectionV1], Reason | None] = lambda _: None,
+    others: Sequence[OpenSlot] = (),
 ) -> list[Segment]:
-    """Split a key's new detections (sorted by event time) into cases.
+    """Split a key's new detections into cases, taking them in event-time order.
 
-    Sliding: a detection joins while the case is open and its time lies within the
-    window of the case's span. Fixed: while it falls in the same epoch-aligned window as
-    the case's first event. A full case (max_alerts_per_case) is continued by a new,
-    linked case; a gap or a closed case starts an unlinked one. A detection that would
-    start a case but may not (`may_open` says why) gets a held segment: no case."""
+    A detection joins a case of its key whose window holds its event time: the slot's
+    case, another open case of the key (`others`, so a late detection finds the earlier
+    case it belongs to, however batches were cut), or one opened earlier in the batch.
+    Where several do, the nearest in event time; a full one (max_alerts_per_case) only
+    through a new, linked continuation. Sliding: the window extends the case's span on
+    both sides. Fixed: the epoch-aligned window of the case's first event. Outside every
+    window, or with only closed cases, a detection starts an unlinked case; if it may
+    not (`may_open` says why) it gets a held segment: no case. Segments come out in the
+    order of their first detection, each with its case's span after the batch."""
     window = timedelta(seconds=policy.window_seconds)
-    segments: list[Segment] = []
-    span = _usable_span(slot, policy)
-    current: Segment | None = None
-    if span is not None and slot is not None:
-        reopens = CaseStatus(slot.case_status) in REOPENABLE
-        current = Segment(
-            case_id=slot.case_id,
-            reason=Reason.REOPENED_CASE if reopens else Reason.JOINED_OPEN_CASE,
-            existing_alerts=slot.alert_count,
-            reopens=reopens,
-        )
+    targets = _existing_targets(slot, others, policy)
+    held: list[Segment] = []
     # Why a new case would open now, were one needed.
     opening_reason = (
-        Reason.NO_CASE_FOR_KEY
-        if slot is None
-        else Reason.PREVIOUS_CASE_CLOSED
-        if span is None
+        Reason.PREVIOUS_CASE_CLOSED
+        if slot is not None and _usable_span(slot, policy) is None
         else Reason.OUTSIDE_WINDOW
+        if targets
+        else Reason.NO_CASE_FOR_KEY
     )
     for detection in sorted(detections, key=lambda d: d.effective_time):
         at = detection.effective_time
-        if current is not None and span is not None and within_window(span, at, window, policy):
-            if not current.full(policy.max_alerts_per_case):
-                current.detections.append(detection)
-                span = (min(span[0], at), max(span[1], at))
-                continue
-            if current.detections:
-                segments.append(current)
-            current = Segment(
-                case_id=None,
-                reason=Reason.CASE_FULL,
-                detections=[detection],
-                continues=current.target_case_id,
-            )
+        holding = [t for t in targets if within_window(t.span, at, window, policy)]
+        room = [t for t in holding if not t.segment.full(policy.max_alerts_per_case)]
+        if room:
+            min(room, key=lambda t: _distance(t.span, at)).add(detection)
             continue
-        if current is not None and current.detections:
-            segments.append(current)
-            opening_reason = Reason.OUTSIDE_WINDOW
+        if holding:
+            full = min(holding, key=lambda t: _distance(t.span, at))
+            continuation = Segment(None, Reason.CASE_FULL, continues=full.segment.target_case_id)
+            targets.append(_Target(continuation, (at, at)).add(detection))
+            continue
         refusal = may_open(detection)
         if refusal is not None:
-            segments.append(Segment(case_id=None, detections=[detection], held=refusal))
-            current, span = None, None
+            held.append(Segment(case_id=None, detections=[detection], held=refusal))
             continue
-        current = Segment(case_id=None, reason=opening_reason, detections=[detection])
-        span = (at, at)
-    if current is not None and current.detections:
-        segments.append(current)
-    return segments
+        targets.append(_Target(Segment(None, opening_reason), (at, at)).add(detection))
+        opening_reason = Reason.OUTSIDE_WINDOW
+    written = [t.segment for t in targets if t.segment.detections]
+    return sorted([*written, *held], key=lambda s: s.detections[0].effective_time)
+
+
+@dataclass
+class _Target:
+    """A case the key's detections may join, and the event-time span of its alerts."""
+
+    segment: Segment
+    span: tuple[datetime, datetime]
+
+    def add(self, detection: DetectionV1) -> _Target:
+        at = detection.effective_time
+        self.segment.detections.append(detection)
+        self.span = (min(self.span[0], at), max(self.span[1], at))
+        self.segment.span = self.span
+        return self
+
+
+def _existing_targets(
+    slot: OpenSlot | None, others: Sequence[OpenSlot], policy: GroupingPolicy
+) -> list[_Target]:
+    targets: list[_Target] = []
+    span = _usable_span(slot, policy)
+    if span is not None and slot is not None:
+        reopens = CaseStatus(slot.case_status) in REOPENABLE
+        reason = Reason.REOPENED_CASE if reopens else Reason.JOINED_OPEN_CASE
+        segment = Segment(slot.case_id, reason, existing_alerts=slot.alert_count, reopens=reopens)
+        targets.append(_Target(segment, span))
+    seen = {slot.case_id} if slot is not None else set()
+    for other in sorted(others, key=lambda o: (o.window_start, str(o.case_id))):
+        # Only open cases: reopening is the slot's case's alone (the key's latest).
+        is_open = not other.case_deleted and CaseStatus(other.case_status) in OPEN_STATUSES
+        if is_open and other.case_id not in seen:
+            seen.add(other.case_id)
+            segment = Segment(other.case_id, existing_alerts=other.alert_count)
+            targets.append(_Target(segment, (other.window_start, other.window_end)))
+    return targets
+
+
+def _distance(span: tuple[datetime, datetime], at: datetime) -> timedelta:
+    return max(span[0] - at, at - span[1], timedelta(0))
 
 
 def within_window(

@@ -32,6 +32,14 @@ from libs.common.db.columns import (
     tz_column,
 )
 
+# The cases alerting may still group into, by key: live, opened by grouping, not done
+# (lifecycle.DONE_STATUSES; a test holds the two together). Repeated in alerting's query
+# (services/alerting/repository.py), so PostgreSQL can prove it and use the partial index.
+OPEN_CASES_OF_KEYS = (
+    "group_key IS NOT NULL AND deleted_at IS NULL"
+    " AND status NOT IN ('resolved', 'closed', 'merged')"
+)
+
 
 class Case(SQLModel, table=True):
     __tablename__ = "cases"
@@ -79,6 +87,15 @@ class Case(SQLModel, table=True):
             "deleted_at",
             "id",
             postgresql_where=text("deleted_at IS NOT NULL"),
+        ),
+        # Alerting's read of a group key's open cases, so a late detection finds the one
+        # its event time belongs to (services/alerting/repository.open_cases_of_keys).
+        Index(
+            "ix_cases_tenant_group_key_open",
+            "tenant_id",
+            "group_key",
+            "last_event_at",
+            postgresql_where=text(OPEN_CASES_OF_KEYS),
         ),
         Index(
             "ix_cases_tenant_merged_into",
