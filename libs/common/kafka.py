@@ -79,6 +79,7 @@ def create_consumer(
         auto_offset_reset="earliest",
         request_timeout_ms=settings.request_timeout_ms,
         max_partition_fetch_bytes=max_partition_fetch_bytes,
+        fetch_max_wait_ms=settings.consumer_fetch_max_wait_ms,
     )
 
 
