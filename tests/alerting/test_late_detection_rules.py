@@ -9,7 +9,7 @@ from datetime import timedelta
 
 from libs.common.casestore.lifecycle import DONE_STATUSES
 from libs.common.db.models.cases import OPEN_CASES_OF_KEYS
-from libs.common.policies.alerting import GroupingPolicy, Strategy
+from libs.common.policies.alerting import GroupingPolicy, Strategy, WindowKind
 from libs.common.policies.grouping import OpenSlot, Reason, Segment, plan_segments
 from services.alerting.case_plans import next_slots
 from services.alerting.repository import OPEN_CASES_OF_KEYS_SQL
@@ -105,3 +105,12 @@ def test_the_open_cases_index_leaves_out_exactly_the_done_statuses() -> None:
     assert {s.strip(" '") for s in named.split(",")} == {s.value for s in DONE_STATUSES}
     # The query states the predicate, so that PostgreSQL may use the partial index.
     assert OPEN_CASES_OF_KEYS in OPEN_CASES_OF_KEYS_SQL.text
+
+
+def test_a_later_case_stays_reachable_while_the_batch_walks_through_earlier_windows() -> None:
+    for kind in (WindowKind.FIXED, WindowKind.SLIDING):
+        policy = GroupingPolicy(window_seconds=3600, window_kind=kind)
+        later = case(300)
+        batch = [detection("t", "early", minutes=0), detection("t", "same hour", minutes=301)]
+        segments = plan_segments(None, batch, policy, others=[later])
+        assert targets(segments) == [(None, ["early"]), (later.case_id, ["same hour"])], kind

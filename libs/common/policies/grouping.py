@@ -223,25 +223,32 @@ def plan_segments(
         if targets
         else Reason.NO_CASE_FOR_KEY
     )
+    live = list(targets)  # those whose window may still hold a later detection
     for detection in sorted(detections, key=lambda d: d.effective_time):
         at = detection.effective_time
-        holding = [t for t in targets if within_window(t.span, at, window, policy)]
+        holding, live = _holding(live, at, window, policy)
         room = [t for t in holding if not t.segment.full(policy.max_alerts_per_case)]
         if room:
-            min(room, key=lambda t: _distance(t.span, at)).add(detection)
+            (room[0] if len(room) == 1 else min(room, key=lambda t: _distance(t.span, at))).add(
+                detection
+            )
             continue
         if holding:
             full = min(holding, key=lambda t: _distance(t.span, at))
             continuation = Segment(None, Reason.CASE_FULL, continues=full.segment.target_case_id)
             targets.append(_Target(continuation, (at, at)).add(detection))
+            live.append(targets[-1])
             continue
         refusal = may_open(detection)
         if refusal is not None:
             held.append(Segment(case_id=None, detections=[detection], held=refusal))
             continue
         targets.append(_Target(Segment(None, opening_reason), (at, at)).add(detection))
+        live.append(targets[-1])
         opening_reason = Reason.OUTSIDE_WINDOW
     written = [t.segment for t in targets if t.segment.detections]
+    for target in targets:
+        target.segment.span = target.span
     return sorted([*written, *held], key=lambda s: s.detections[0].effective_time)
 
 
@@ -256,8 +263,33 @@ class _Target:
         at = detection.effective_time
         self.segment.detections.append(detection)
         self.span = (min(self.span[0], at), max(self.span[1], at))
-        self.segment.span = self.span
         return self
+
+
+def _holding(
+    live: list[_Target], at: datetime, window: timedelta, policy: GroupingPolicy
+) -> tuple[list[_Target], list[_Target]]:
+    """The targets whose window holds `at`, and those still live: detections come in time
+    order and a span grows only by one its window holds, so a window `at` has passed
+    never holds a later one (this keeps a long batch of one key linear)."""
+    holding: list[_Target] = []
+    still: list[_Target] = []
+    if policy.window_kind is WindowKind.FIXED:
+        current = _fixed_window(at, window)
+        for target in live:
+            started = _fixed_window(target.span[0], window)
+            if started == current:
+                holding.append(target)
+            if started >= current:
+                still.append(target)
+        return holding, still
+    for target in live:
+        reach = target.span[1] + window
+        if at <= reach:
+            still.append(target)
+            if target.span[0] - window <= at:
+                holding.append(target)
+    return holding, still
 
 
 def _existing_targets(
