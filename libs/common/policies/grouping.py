@@ -229,9 +229,8 @@ def plan_segments(
         holding, live = _holding(live, at, window, policy)
         room = [t for t in holding if not t.segment.full(policy.max_alerts_per_case)]
         if room:
-            (room[0] if len(room) == 1 else min(room, key=lambda t: _distance(t.span, at))).add(
-                detection
-            )
+            nearest = room[0] if len(room) == 1 else min(room, key=lambda t: _distance(t.span, at))
+            nearest.add(detection)
             continue
         if holding:
             full = min(holding, key=lambda t: _distance(t.span, at))
