@@ -3,7 +3,9 @@ baseline revision and from this working tree, with every pair's figures and the 
 
 On these shared machines the same code ran 1,500/s in one minute and 2,355/s a few
 minutes later (docs/benchmarks.md, session 7), so figures from separate sittings do not
-compare; runs taken in turns do. Each pair runs the baseline first, then this tree. The
+compare; runs taken in turns do. The side that runs first alternates from pair to pair:
+in session 9 the second run of a pair drained faster in 5 of 6 pairs (~6 %), whichever
+code it ran, so an even number of pairs cancels that out. The
 baseline is `git archive` of the revision in a temporary directory, run with this tree's
 virtualenv (a baseline that needs other dependencies cannot be compared this way).
 `--candidate <revision>` compares two revisions instead (also `git archive`), so the
@@ -53,6 +55,11 @@ def run_once(tree: Path, benchmark: str, extra: list[str], out: Path) -> Figures
     (written,) = sorted(out.glob("*.json"))
     figures: Figures = json.loads(written.read_text())
     return figures
+
+
+def run_order(pair: int) -> tuple[str, str]:
+    """Which side runs first in a pair (counted from 1): the baseline in odd pairs."""
+    return ("baseline", "this") if pair % 2 else ("this", "baseline")
 
 
 def comparison(baseline: list[Figures], current: list[Figures]) -> list[list[str]]:
@@ -109,11 +116,10 @@ def main() -> None:
             extract_revision(args.candidate, candidate_tree)
         baseline: list[Figures] = []
         current: list[Figures] = []
+        sides = {"baseline": (baseline_tree, baseline), "this": (candidate_tree, current)}
         for pair in range(1, args.pairs + 1):
-            for tree, runs, side in (
-                (baseline_tree, baseline, "baseline"),
-                (candidate_tree, current, "this"),
-            ):
+            for side in run_order(pair):
+                tree, runs = sides[side]
                 print(f"pair {pair}: {side}", flush=True)
                 runs.append(run_once(tree, args.benchmark, extra, work / f"{side}-{pair}"))
     candidate = args.candidate or "this tree"

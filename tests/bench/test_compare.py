@@ -3,7 +3,7 @@ and as medians, nothing else."""
 
 from __future__ import annotations
 
-from bench.compare import comparison
+from bench.compare import comparison, run_order
 
 
 def test_each_pair_and_the_medians_of_numeric_figures() -> None:
@@ -33,3 +33,12 @@ def test_each_pair_and_the_medians_of_numeric_figures() -> None:
 def test_a_figure_one_side_lacks_is_left_out() -> None:
     rows = comparison([{"rate": 1.0}], [{"rate": 2.0, "new_figure": 5.0}])
     assert [row[0] for row in rows] == ["figure", "rate"]
+
+
+def test_the_side_that_runs_first_alternates_so_an_order_effect_cancels() -> None:
+    assert [run_order(pair) for pair in (1, 2, 3, 4)] == [
+        ("baseline", "this"),
+        ("this", "baseline"),
+        ("baseline", "this"),
+        ("this", "baseline"),
+    ]
