@@ -15,8 +15,9 @@ from pydantic import ValidationError
 
 from libs.common.contracts.cases import CaseEventV1, parse_case_event
 from libs.common.contracts.topics import CASE_EVENTS
-from libs.common.kafka import AT_LEAST_ONCE
+from libs.common.kafka import at_least_once
 from libs.common.logging import get_logger
+from libs.common.settings import KafkaSettings
 
 log = get_logger(__name__)
 RETRY_PAUSE_SECONDS = 1.0
@@ -24,8 +25,10 @@ RETRY_PAUSE_SECONDS = 1.0
 CaseEventHandler = Callable[[CaseEventV1], Awaitable[None]]
 
 
-def subscribe_case_events(broker: KafkaBroker, group_id: str, handle: CaseEventHandler) -> None:
-    @broker.subscriber(CASE_EVENTS.name, group_id=group_id, **AT_LEAST_ONCE)
+def subscribe_case_events(
+    broker: KafkaBroker, kafka: KafkaSettings, group_id: str, handle: CaseEventHandler
+) -> None:
+    @broker.subscriber(CASE_EVENTS.name, group_id=group_id, **at_least_once(kafka))
     async def on_case_event(msg: KafkaMessage) -> None:
         record = msg.raw_message
         assert not isinstance(record, tuple)

@@ -28,11 +28,15 @@ from libs.common.settings import KafkaSettings
 
 log = get_logger(__name__)
 
-# Spread these into every subscriber: manual ack after the DB commit, earliest offset.
-AT_LEAST_ONCE: dict[str, Any] = {
-    "ack_policy": AckPolicy.MANUAL,
-    "auto_offset_reset": "earliest",
-}
+
+def at_least_once(settings: KafkaSettings) -> dict[str, Any]:
+    """Spread into every subscriber: manual ack after the DB commit, earliest offset, and
+    the broker's hold on an empty fetch kept short (KafkaSettings.consumer_fetch_max_wait_ms)."""
+    return {
+        "ack_policy": AckPolicy.MANUAL,
+        "auto_offset_reset": "earliest",
+        "fetch_max_wait_ms": settings.consumer_fetch_max_wait_ms,
+    }
 
 
 def create_broker(settings: KafkaSettings, *, client_id: str) -> KafkaBroker:
@@ -68,7 +72,7 @@ def create_producer(settings: KafkaSettings, *, client_id: str) -> AIOKafkaProdu
 def create_consumer(
     settings: KafkaSettings, *, client_id: str, group_id: str, max_partition_fetch_bytes: int
 ) -> AIOKafkaConsumer:
-    """A bare aiokafka group member with AT_LEAST_ONCE's semantics (offsets committed by
+    """A bare aiokafka group member with at_least_once's semantics (offsets committed by
     hand after the database commit, earliest offset first), for a consumer that manages
     its partitions itself (alerting's partition workers). Subscribed by the caller."""
     return AIOKafkaConsumer(

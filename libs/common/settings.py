@@ -38,7 +38,7 @@ class KafkaSettings(BaseModel):
     # is 500 ms). Tansu answers a held fetch of several partitions only when this runs
     # out, not when a record arrives: at 300 records/s over three partitions a plain
     # consumer saw p50/p99 of 131/254 ms with 500 and 16/30 ms with 50. An idle consumer
-    # sends 1000/this fetches a second. Alerting's consumer (create_consumer) uses it.
+    # sends 1000/this fetches a second. Every consumer of the services uses it.
     consumer_fetch_max_wait_ms: int = Field(default=50, ge=1, le=10_000)
 
 

@@ -44,7 +44,7 @@ def create_app(settings: AlertingSettings) -> FastStream:
     alert_index = create_opensearch_store(settings.alert_store) if opensearch else None
     if alert_index is not None:
         indexer = AlertIndexer(PostgresAlertStore(sessions), alert_index)
-        register_alert_indexer(broker, settings.alerting.alert_indexer, indexer)
+        register_alert_indexer(broker, settings.kafka, settings.alerting.alert_indexer, indexer)
     app = FastStream(broker, logger=None)
 
     @app.on_startup

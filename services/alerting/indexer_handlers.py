@@ -19,8 +19,9 @@ from libs.common.alertstore.indexer import AlertIndexer
 from libs.common.alertstore.model import RETRIABLE_STATUSES
 from libs.common.contracts.alerts import AlertsChangedV1
 from libs.common.contracts.topics import ALERTS_CHANGED, CASE_EVENTS
-from libs.common.kafka import AT_LEAST_ONCE
+from libs.common.kafka import at_least_once
 from libs.common.logging import get_logger
+from libs.common.settings import KafkaSettings
 from services.alerting.settings import AlertIndexerSection
 
 log = get_logger(__name__)
@@ -48,7 +49,7 @@ def read_changes(records: tuple[Any, ...]) -> PendingChanges:
 
 
 def register_alert_indexer(
-    broker: KafkaBroker, settings: AlertIndexerSection, indexer: AlertIndexer
+    broker: KafkaBroker, kafka: KafkaSettings, settings: AlertIndexerSection, indexer: AlertIndexer
 ) -> None:
     @broker.subscriber(
         ALERTS_CHANGED.name,
@@ -57,7 +58,7 @@ def register_alert_indexer(
         batch=True,
         max_records=settings.batch_max_records,
         batch_timeout_ms=settings.batch_timeout_ms,
-        **AT_LEAST_ONCE,
+        **at_least_once(kafka),
     )
     async def on_alert_changes(msg: KafkaMessage) -> None:
         records: tuple[Any, ...] = msg.raw_message

@@ -19,7 +19,7 @@ def create_app(settings: ExecutorSettings) -> FastStream:
     http = httpx.AsyncClient(timeout=section.timeout_seconds, follow_redirects=False)
     cases = CasesApiClient(section.cases_api_url, section.cases_api_key.get_secret_value(), http)
     runner = PlaybookRunner(BUILT_IN_PLAYBOOKS, create_session_factory(engine), cases, section)
-    subscribe_case_events(broker, section.consumer_group, runner.on_event)
+    subscribe_case_events(broker, settings.kafka, section.consumer_group, runner.on_event)
     app = FastStream(broker, logger=None)
 
     @app.on_startup

@@ -68,7 +68,7 @@ def create_app(settings: IngestSettings) -> FastAPI:
     )
     if settings.ingest.consume_raw_topic:
         raw = RawTopicIngest(publisher, broker, extractor, settings.ingest.max_detection_bytes)
-        register_raw_consumer(broker, settings.ingest, raw)
+        register_raw_consumer(broker, settings.kafka, settings.ingest, raw)
     install_error_handlers(app)
     app.include_router(router)
     app.include_router(admin_router)

@@ -11,8 +11,9 @@ from faststream.kafka.annotations import KafkaMessage
 
 from libs.common.contracts.topics import DETECTIONS_RAW
 from libs.common.errors import BrokerUnavailable
-from libs.common.kafka import AT_LEAST_ONCE
+from libs.common.kafka import at_least_once
 from libs.common.logging import get_logger
+from libs.common.settings import KafkaSettings
 from services.ingest.raw import RawTopicIngest
 from services.ingest.settings import IngestSection
 
@@ -21,7 +22,7 @@ RETRY_PAUSE_SECONDS = 1.0
 
 
 def register_raw_consumer(
-    broker: KafkaBroker, settings: IngestSection, raw: RawTopicIngest
+    broker: KafkaBroker, kafka: KafkaSettings, settings: IngestSection, raw: RawTopicIngest
 ) -> None:
     @broker.subscriber(
         DETECTIONS_RAW.name,
@@ -29,7 +30,7 @@ def register_raw_consumer(
         batch=True,
         max_records=500,
         batch_timeout_ms=100,
-        **AT_LEAST_ONCE,
+        **at_least_once(kafka),
     )
     async def on_raw_detections(msg: KafkaMessage) -> None:
         records: tuple[Any, ...] = msg.raw_message

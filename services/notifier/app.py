@@ -16,7 +16,7 @@ def create_app(settings: NotifierSettings) -> FastStream:
     # No redirects: a receiver could otherwise bounce us past the SSRF guard.
     http = httpx.AsyncClient(timeout=settings.notifier.timeout_seconds, follow_redirects=False)
     notifier = WebhookNotifier(settings.notifier, create_session_factory(engine), http)
-    subscribe_case_events(broker, settings.notifier.consumer_group, notifier.notify)
+    subscribe_case_events(broker, settings.kafka, settings.notifier.consumer_group, notifier.notify)
     app = FastStream(broker, logger=None)
 
     @app.on_startup

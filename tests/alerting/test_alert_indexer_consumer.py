@@ -93,7 +93,9 @@ async def running_indexer(
     group = f"alert-indexer-{uuid.uuid4().hex}"
     await skip_backlog(kafka, group)
     section = AlertIndexerSection(consumer_group=group, retry_pause_seconds=0.1)
-    register_alert_indexer(broker, section, AlertIndexer(PostgresAlertStore(sessions), index))
+    register_alert_indexer(
+        broker, kafka, section, AlertIndexer(PostgresAlertStore(sessions), index)
+    )
     app = FastStream(broker, logger=None)
     await app.start()
     return app

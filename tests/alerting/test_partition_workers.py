@@ -17,7 +17,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from libs.common.kafka import create_consumer
+from libs.common.kafka import at_least_once, create_consumer
 from libs.common.settings import KafkaSettings
 from services.alerting.partitions import PartitionWorkers
 
@@ -183,7 +183,7 @@ async def test_a_member_joining_takes_partitions_where_the_first_left_off(
         assert both == list(range(PER_PARTITION)), f"partition {partition}"
 
 
-async def test_the_consumer_lets_the_broker_hold_an_empty_fetch_only_briefly() -> None:
+async def test_consumers_let_the_broker_hold_an_empty_fetch_only_briefly() -> None:
     """Tansu answers a held fetch of several partitions only when its wait runs out: with
     aiokafka's 500 ms, detections after a quiet moment waited ~250 ms (the paced p99 of
     bench-alerting). The consumer asks for what the settings say, 50 ms by default."""
@@ -193,3 +193,6 @@ async def test_the_consumer_lets_the_broker_hold_an_empty_fetch_only_briefly() -
     tuned = KafkaSettings(consumer_fetch_max_wait_ms=20)
     consumer = create_consumer(tuned, client_id="t", group_id="g", max_partition_fetch_bytes=1)
     assert consumer._fetch_max_wait_ms == 20
+    # The FastStream subscribers (ingest's raw topic, the executor, the notifier, the
+    # alert indexer) take it from the same settings.
+    assert at_least_once(tuned)["fetch_max_wait_ms"] == 20
