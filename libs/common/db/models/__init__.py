@@ -28,18 +28,20 @@ from libs.common.db.models.alerting import (  # noqa: E402
     DetectionOccurrence,
     GroupingSlot,
 )
-from libs.common.db.models.cases import (  # noqa: E402
-    MAX_ENTITY_VALUE,
-    Case,
+from libs.common.db.models.case_work import (  # noqa: E402
     CaseAttachment,
     CaseBulkJob,
     CaseBulkJobItem,
-    CaseEntity,
-    CaseEvent,
     CaseMerge,
     CaseNote,
-    CaseNumberCounter,
     CaseTask,
+)
+from libs.common.db.models.cases import (  # noqa: E402
+    MAX_ENTITY_VALUE,
+    Case,
+    CaseEntity,
+    CaseEvent,
+    CaseNumberCounter,
 )
 from libs.common.db.models.counts import CaseCountDelta  # noqa: E402
 from libs.common.db.models.delivery import (  # noqa: E402
