@@ -4,9 +4,11 @@ Kafka and marks them sent.
 - One leader: only the relay holding a transaction-scoped advisory lock publishes, so
   with several service instances the events of a case still leave in the order they were
   written; the others stay idle until the leader's transaction ends.
-- Rows are claimed in id order with FOR UPDATE SKIP LOCKED and published as record
-  batches, one `send_batch` per (topic, partition) (`record_batches.publish_keyed`), each
-  row on the partition a keyed `send` would choose: the rows of a key keep their order.
+- Rows are claimed in id order with FOR UPDATE SKIP LOCKED, up to `batch_size` messages
+  a round (a batch row of the alert topics carries up to 500, `outbox_batches`), and
+  published as record batches, one `send_batch` per (topic, partition)
+  (`record_batches.publish_keyed`), each message on the partition a keyed `send` would
+  choose: the messages of a key keep their order.
 - Rows are deleted (by default) or marked sent in the claiming transaction, which
   commits only after the broker acknowledged every one of them (acks=all). If any
   publish fails, the transaction rolls back, the rows stay unsent and the next round
@@ -38,6 +40,7 @@ from libs.common.contracts.envelope import new_event_ids
 from libs.common.db.engine import SessionFactory, transaction
 from libs.common.kafka import create_producer
 from libs.common.logging import get_logger
+from libs.common.outbox_batches import row_messages
 from libs.common.record_batches import Headers, KeyedRecord, publish_keyed
 from libs.common.settings import KafkaSettings, OutboxSettings
 
@@ -45,18 +48,26 @@ log = get_logger(__name__)
 
 RELAY_LOCK_KEY = 0x6F7574626F78  # "outbox"
 
+# The next unsent rows in id order, up to :limit messages (a batch row counts its
+# messages; the first row is always taken, whatever its size), locked until the
+# transaction ends. FOR UPDATE applies to the innermost scan: a window may not lock.
+CLAIMED_IDS = (
+    "SELECT id FROM (SELECT id,"
+    " sum(coalesce(batch_messages, 1)) OVER (ORDER BY id) - coalesce(batch_messages, 1)"
+    "  AS before FROM (SELECT id, batch_messages FROM outbox WHERE sent_at IS NULL"
+    "  ORDER BY id LIMIT :limit FOR UPDATE SKIP LOCKED) AS head) AS counted"
+    " WHERE before < :limit"
+)
 # The payload as Postgres prints it: the message body without a round trip through
 # Python objects (decoding and re-encoding it was a tenth of alerting's CPU).
+ROW_COLUMNS = "id, topic, key, headers, payload::text AS payload, batch_messages"
 CLAIM = text(
-    "SELECT id, topic, key, headers, payload::text AS payload FROM outbox "
-    "WHERE sent_at IS NULL ORDER BY id LIMIT :limit FOR UPDATE SKIP LOCKED"
+    f"SELECT {ROW_COLUMNS} FROM outbox WHERE id = ANY(ARRAY({CLAIMED_IDS})) ORDER BY id"  # noqa: S608 - constants
 )
 # The same rows, deleted as they are claimed; RETURNING gives no order, so the caller
 # sorts by id. The ids are claimed once, as an array (an InitPlan).
 CLAIM_AND_DELETE = text(
-    "DELETE FROM outbox WHERE id = ANY(ARRAY(SELECT id FROM outbox WHERE sent_at IS NULL"
-    " ORDER BY id LIMIT :limit FOR UPDATE SKIP LOCKED))"
-    " RETURNING id, topic, key, headers, payload::text AS payload"
+    f"DELETE FROM outbox WHERE id = ANY(ARRAY({CLAIMED_IDS})) RETURNING {ROW_COLUMNS}"  # noqa: S608 - constants
 )
 MARK_SENT = text("UPDATE outbox SET sent_at = now() WHERE id = ANY(:ids)")
 # Looks only at the first :scan rows by id (an index range, whatever the table's size);
@@ -85,7 +96,8 @@ def _row_id(row: Any) -> int:
 
 
 class OutboxNotPublished(Exception):
-    """The broker did not acknowledge every claimed row; none is deleted or marked sent."""
+    """The broker did not acknowledge every message of the claimed rows; no row is deleted
+    or marked sent."""
 
 
 def wire_headers(headers: dict[str, str], correlation_id: str) -> Headers:
@@ -96,14 +108,22 @@ def wire_headers(headers: dict[str, str], correlation_id: str) -> Headers:
 
 
 def outgoing_by_topic(rows: Sequence[Any]) -> dict[str, list[KeyedRecord]]:
-    """The claimed rows as Kafka messages per topic, in claim order."""
+    """The claimed rows' messages (a batch row's each, outbox_batches) per topic, in
+    claim order."""
+    messages = [
+        message
+        for row in rows
+        for message in row_messages(
+            row.topic, row.key, row.headers, row.payload, row.batch_messages
+        )
+    ]
     by_topic: dict[str, list[KeyedRecord]] = {}
-    for row, correlation_id in zip(rows, new_event_ids(len(rows)), strict=True):
-        by_topic.setdefault(row.topic, []).append(
+    for message, correlation_id in zip(messages, new_event_ids(len(messages)), strict=True):
+        by_topic.setdefault(message.topic, []).append(
             KeyedRecord(
-                row.key.encode(),
-                row.payload.encode(),
-                wire_headers(row.headers, correlation_id),
+                message.key.encode(),
+                message.payload.encode(),
+                wire_headers(message.headers, correlation_id),
             )
         )
     return by_topic
@@ -121,7 +141,7 @@ class OutboxRelay:
         self._wake = asyncio.Event()
 
     async def relay_once(self) -> int:
-        """Publish one batch of pending rows; returns how many were sent."""
+        """Publish one round of pending rows; returns how many messages were sent."""
         producer = await self._connected()
         async with transaction(self._sessions) as session:
             leader = await session.scalar(LEAD, {"key": RELAY_LOCK_KEY})
@@ -130,19 +150,18 @@ class OutboxRelay:
             rows = await self._claim(session)
             if not rows:
                 return 0
+            outgoing = outgoing_by_topic(rows)
             outcomes = await asyncio.gather(
-                *(
-                    publish_keyed(producer, topic, records)
-                    for topic, records in outgoing_by_topic(rows).items()
-                )
+                *(publish_keyed(producer, topic, records) for topic, records in outgoing.items())
             )
             errors = [e for per_topic in outcomes for e in per_topic if e is not None]
+            sent = sum(len(records) for records in outgoing.values())
             if errors:
-                raise OutboxNotPublished(f"{len(errors)} of {len(rows)} rows") from errors[0]
+                raise OutboxNotPublished(f"{len(errors)} of {sent} messages") from errors[0]
             if self._keeps_sent:
                 await session.execute(MARK_SENT, {"ids": [row.id for row in rows]})
-        log.debug("outbox.relayed", count=len(rows))
-        return len(rows)
+        log.debug("outbox.relayed", rows=len(rows), messages=sent)
+        return sent
 
     @property
     def _keeps_sent(self) -> bool:

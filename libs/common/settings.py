@@ -55,6 +55,8 @@ class LogSettings(BaseModel):
 class OutboxSettings(BaseModel):
     enabled: bool = True
     poll_interval_ms: int = Field(default=50, ge=5, le=60_000)
+    # Messages per relay round (a batch row of the alert topics is never split, so a
+    # round may exceed this by one row's messages).
     batch_size: int = Field(default=500, ge=1, le=5_000)
     # 0: a row is deleted by the transaction that publishes it (the audit timeline keeps
     # case events; Kafka keeps the messages). Above 0: sent rows are kept that long for

@@ -18,6 +18,7 @@ from libs.common.db.engine import SessionFactory, transaction
 from libs.common.policies.alerting import AlertingPolicy, ChainFallback, GroupingPolicy, Strategy
 from services.alerting.service import GroupingService
 from tests.support.detections import detection
+from tests.support.outbox import outbox_messages
 
 
 def chain_service(fallback: ChainFallback = ChainFallback.HOST_RULE) -> GroupingService:
@@ -110,14 +111,11 @@ async def test_detections_of_one_event_share_a_case_across_batches_and_keys(
     assert second["chain"]["shared_with_alert_ids"] == [alert_a]
     assert third["chain"]["shared_event_ids"] == ["e2"]
     # Subscribers of alerts.v2 see the decision and the shared event too.
-    async with sessions() as session:
-        published = await session.scalar(
-            text(
-                "SELECT payload->'grouping' FROM outbox WHERE tenant_id = :t"
-                " AND topic = 'alerts.v2' AND payload->>'detection_id' = 'b'"
-            ),
-            {"t": tenant},
-        )
+    (published,) = [
+        m.payload["grouping"]
+        for m in await outbox_messages(sessions, tenant)
+        if m.topic == "alerts.v2" and m.payload["detection_id"] == "b"
+    ]
     assert (published["strategy"], published["reason"], published["shared_event_ids"]) == (
         "chain",
         "shared_event",

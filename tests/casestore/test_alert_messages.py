@@ -1,6 +1,7 @@
 """The alert topics' outbox rows: `alerts.v2` for every stored alert, `alerts.v1` too for
 one with a case, each exactly the message its contract model writes, with CloudEvents
-headers of its own. Pure logic: no database or broker involved."""
+headers of its own, in batch rows per tenant and topic (libs/common/outbox_batches.py,
+expanded here as the relay expands them). Pure logic: no database or broker involved."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from libs.common.contracts.alerts import (
 )
 from libs.common.contracts.detections import RuleRefV1, Severity
 from libs.common.db.jsonb import SerializedJSON
+from libs.common.outbox_batches import MESSAGES_PER_ROW, OutgoingMessage, row_messages
 
 SOURCE = "casestream/alerting-test"
 AT = datetime(2026, 11, 22, 10, 0, 0, 123456, tzinfo=UTC)
@@ -59,9 +61,19 @@ def new_alert(tenant: str, **columns: Any) -> NewAlert:
     )
 
 
-def payload(row: dict[str, Any]) -> dict[str, Any]:
-    assert isinstance(row["payload"], SerializedJSON)  # stored as is, not encoded again
-    loaded: dict[str, Any] = json.loads(row["payload"])
+def messages(rows: list[dict[str, Any]]) -> list[OutgoingMessage]:
+    """What the relay publishes of `rows`, in order."""
+    published = []
+    for row in rows:
+        assert isinstance(row["payload"], SerializedJSON)  # stored as is, not encoded again
+        published += row_messages(
+            row["topic"], row["key"], row["headers"], row["payload"], row.get("batch_messages")
+        )
+    return published
+
+
+def payload(message: OutgoingMessage) -> dict[str, Any]:
+    loaded: dict[str, Any] = json.loads(message.payload)
     return loaded
 
 
@@ -76,7 +88,7 @@ def test_every_alerts_v1_field_is_an_alerts_v2_field_of_the_same_type() -> None:
 def test_an_alert_with_a_case_is_on_both_topics_as_the_models_write_it() -> None:
     case_id = uuid.uuid4()
     alert = new_alert("acme")
-    v1_row, v2_row = alert_outbox_rows(SOURCE, case_id, [alert])
+    v1_row, v2_row = messages(alert_outbox_rows(SOURCE, [(case_id, [alert])]))
     v1, v2 = payload(v1_row), payload(v2_row)
 
     expected = AlertV2(
@@ -109,17 +121,17 @@ def test_an_alert_with_a_case_is_on_both_topics_as_the_models_write_it() -> None
     assert v1 == AlertV1.model_validate(as_v1).model_dump(mode="json")
     assert v1["created_at"] == v2["created_at"]
 
-    assert (v1_row["topic"], v2_row["topic"]) == ("alerts.v1", "alerts.v2")
-    assert v1_row["key"] == v2_row["key"] == f"acme:{alert.id}"
+    assert (v1_row.topic, v2_row.topic) == ("alerts.v1", "alerts.v2")
+    assert v1_row.key == v2_row.key == f"acme:{alert.id}"
     for row, event_type in ((v1_row, "casestream.alert.v1"), (v2_row, "casestream.alert.v2")):
-        headers = row["headers"]
-        assert headers["ce_id"] == str(row["event_id"])
+        headers = row.headers
+        assert uuid.UUID(headers["ce_id"]).version == 4
         assert (headers["ce_type"], headers["ce_subject"]) == (event_type, str(alert.id))
         assert (headers["ce_source"], headers["ce_tenantid"]) == (SOURCE, "acme")
         assert headers["content-type"] == "application/json"
         assert headers["ce_specversion"] == "1.0"
         assert datetime.fromisoformat(headers["ce_time"]).tzinfo is not None
-    assert v1_row["event_id"] != v2_row["event_id"]
+    assert v1_row.headers["ce_id"] != v2_row.headers["ce_id"]
 
 
 def test_an_alert_without_a_case_is_on_v2_only_and_each_message_has_its_own_id() -> None:
@@ -128,17 +140,17 @@ def test_an_alert_without_a_case_is_on_v2_only_and_each_message_has_its_own_id()
         new_alert("acme", host=None, event_time=None, source=None, grouping=None),
         new_alert("other"),
     ]
-    rows = alert_outbox_rows(SOURCE, None, alerts)
-    assert [row["topic"] for row in rows] == ["alerts.v2"] * 3
-    messages = [AlertV2.model_validate(payload(row)) for row in rows]
-    assert [m.alert_id for m in messages] == [a.id for a in alerts]
-    assert all(m.case_id is None for m in messages)
-    assert messages[0].grouping is not None
-    assert messages[0].grouping.decision is GroupingDecision.NO_CASE
-    assert (messages[1].host, messages[1].event_time, messages[1].grouping) == (None, None, None)
-    assert messages[1].source == SOURCE  # the writer, when the detection named none
-    assert [row["headers"]["ce_tenantid"] for row in rows] == ["acme", "acme", "other"]
-    assert len({row["event_id"] for row in rows}) == 3
+    rows = messages(alert_outbox_rows(SOURCE, [(None, alerts)]))
+    assert [row.topic for row in rows] == ["alerts.v2"] * 3
+    models = [AlertV2.model_validate(payload(row)) for row in rows]
+    assert [m.alert_id for m in models] == [a.id for a in alerts]
+    assert all(m.case_id is None for m in models)
+    assert models[0].grouping is not None
+    assert models[0].grouping.decision is GroupingDecision.NO_CASE
+    assert (models[1].host, models[1].event_time, models[1].grouping) == (None, None, None)
+    assert models[1].source == SOURCE  # the writer, when the detection named none
+    assert [row.headers["ce_tenantid"] for row in rows] == ["acme", "acme", "other"]
+    assert len({row.headers["ce_id"] for row in rows}) == 3
 
 
 def as_pydantic_wrote_it(message: AlertV2) -> str:
@@ -169,13 +181,41 @@ def test_messages_are_byte_for_byte_what_the_models_write(at: datetime, with_cas
         new_alert("acme", grouping={"decision": "joined_case", "reason": "joined_open_case"}),
     ]
     alerts = [NewAlert(a.id, a.tenant_id, a.severity, at, a.columns) for a in alerts]
-    rows = alert_outbox_rows(SOURCE, case_id, alerts)
-    v2_rows = [row for row in rows if row["topic"] == "alerts.v2"]
+    rows = messages(alert_outbox_rows(SOURCE, [(case_id, alerts)]))
+    v2_rows = [row for row in rows if row.topic == "alerts.v2"]
     for row in v2_rows:
-        text = str(row["payload"])
-        assert text == as_pydantic_wrote_it(AlertV2.model_validate_json(text))
+        assert row.payload == as_pydantic_wrote_it(AlertV2.model_validate_json(row.payload))
     for row in rows:
-        if row["topic"] == "alerts.v1":
-            text = str(row["payload"])
-            assert text == AlertV1.model_validate_json(text).model_dump_json()
+        if row.topic == "alerts.v1":
+            assert row.payload == AlertV1.model_validate_json(row.payload).model_dump_json()
     assert len(rows) == len(alerts) * (2 if with_case else 1)
+
+
+def test_a_large_batch_is_cut_into_rows_of_one_tenant_and_topic_each() -> None:
+    case_id = uuid.uuid4()
+    count = MESSAGES_PER_ROW + 3
+    acme = [new_alert("acme", detection_id=f"d-{n}") for n in range(count)]
+    other = [new_alert("other")]
+    rows = alert_outbox_rows(SOURCE, [(case_id, acme[:10]), (None, other), (case_id, acme[10:])])
+
+    assert [(r["tenant_id"], r["topic"], r["batch_messages"]) for r in rows] == [
+        ("acme", "alerts.v1", MESSAGES_PER_ROW),
+        ("acme", "alerts.v1", 3),
+        ("acme", "alerts.v2", MESSAGES_PER_ROW),
+        ("acme", "alerts.v2", 3),
+        ("other", "alerts.v2", 1),
+    ]
+    published = messages(rows)
+    v2 = [m for m in published if m.topic == "alerts.v2"]
+    assert [m.key for m in v2] == [f"acme:{a.id}" for a in acme] + [f"other:{other[0].id}"]
+    assert [json.loads(m.payload)["detection_id"] for m in v2[:count]] == [
+        f"d-{n}" for n in range(count)
+    ]
+    assert len({m.headers["ce_id"] for m in published}) == len(published) == 2 * count + 1
+    assert all(r["key"] == "" for r in rows)  # a batch row's messages carry their keys
+    assert len({r["event_id"] for r in rows}) == len(rows)
+
+
+def test_publishing_v1_off_leaves_only_v2_rows() -> None:
+    rows = alert_outbox_rows(SOURCE, [(uuid.uuid4(), [new_alert("acme")])], publish_v1=False)
+    assert [(r["topic"], r["batch_messages"]) for r in rows] == [("alerts.v2", 1)]

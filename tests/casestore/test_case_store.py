@@ -15,7 +15,7 @@ from libs.common.contracts.cases import CaseStatus
 from libs.common.contracts.detections import Severity
 from libs.common.db.engine import SessionFactory, transaction
 from libs.common.errors import IllegalTransition, NotFound
-from tests.support.outbox import outbox_rows
+from tests.support.outbox import outbox_messages
 
 STORE = CaseStore(source="casestream/test")
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -227,7 +227,7 @@ async def test_alerts_v1_is_written_only_while_it_is_published(
             [alert(tenant, "d1"), alert(tenant, "d2")],
             "tester",
         )
-    rows = await outbox_rows(sessions, tenant)
+    rows = await outbox_messages(sessions, tenant)
     assert sorted(r.topic for r in rows if r.topic.startswith("alerts.")) == topics
 
 

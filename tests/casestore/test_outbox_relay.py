@@ -1,6 +1,7 @@
 """The outbox relay publishes committed rows to Kafka as record batches and deletes them
-(or marks them sent): every topic and key, each row on the partition a keyed send would
-pick, a key's rows in the order they were written, the headers consumers always got.
+(or marks them sent): every topic and key, each message (a batch row's each) on the
+partition a keyed send would pick, a key's rows in the order they were written, the
+headers consumers always got, rounds bounded in messages.
 With Kafka unreachable, writes still succeed and events wait until it is back. Sent rows
 kept for inspection are deleted once older than the outbox keeps them; unsent rows never
 are."""
@@ -14,21 +15,30 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
+import msgspec
 from aiokafka.partitioner import DefaultPartitioner
 from sqlalchemy import text
 
+from libs.common.casestore.repository import insert_events
 from libs.common.casestore.store import CaseStore, NewCase
 from libs.common.contracts.detections import Severity
 from libs.common.db.engine import SessionFactory, transaction
 from libs.common.kafka import ensure_topics
-from libs.common.outbox import CLAIM_AND_DELETE, INDEX_SCANS_ONLY, PRUNE_SENT, OutboxRelay
+from libs.common.outbox import (
+    CLAIM,
+    CLAIM_AND_DELETE,
+    INDEX_SCANS_ONLY,
+    PRUNE_SENT,
+    OutboxRelay,
+)
+from libs.common.outbox_batches import BatchEntry, batch_rows
 from libs.common.settings import KafkaSettings, OutboxSettings
 from libs.embedded.ports import free_port
 from libs.embedded.tansu import TansuBroker
 from services.alerting.service import GroupingService
 from tests.support.detections import detection, host_rule_policy
 from tests.support.kafka import Record, header, read_settled, read_until
-from tests.support.outbox import drain_outbox, outbox_rows
+from tests.support.outbox import drain_outbox, outbox_messages, outbox_rows
 
 STORE = CaseStore("test")
 TOPICS = ["alerts.v1", "alerts.v2", "cases.events.v1"]
@@ -62,9 +72,12 @@ async def test_rows_of_every_topic_and_key_are_published_as_written_and_deleted(
     batch = [detection(tenant, f"d{n}", host=f"h{n % 4}") for n in range(12)]
     async with transaction(sessions) as session:
         await grouping.process(session, batch)
-    rows = await outbox_rows(sessions, tenant)
+    rows = await outbox_messages(sessions, tenant)
     assert {row.topic for row in rows} == set(TOPICS)
     assert len({row.key for row in rows}) == 16  # 12 alerts, 4 cases
+    assert len(rows) == 12 * 2 + 4
+    # The alerts' 24 messages travel in two batch rows, one per topic.
+    assert len(await outbox_rows(sessions, tenant)) == 2 + 4
 
     await drain_outbox(sessions, kafka_settings)
     assert await outbox_rows(sessions, tenant) == []  # deleted as they were published
@@ -212,6 +225,7 @@ async def test_the_claim_reads_the_next_rows_by_index_however_stale_the_statisti
         )
     for claim, parameters in (
         (CLAIM_AND_DELETE, {"limit": 500}),
+        (CLAIM, {"limit": 500}),
         (PRUNE_SENT, {"scan": 10_000, "keep": 0}),
     ):
         async with sessions() as session:
@@ -222,3 +236,49 @@ async def test_the_claim_reads_the_next_rows_by_index_however_stale_the_statisti
         scans = outbox_scans(plan["Plan"])
         assert scans, plan
         assert {(node, loops) for node, _, loops in scans} == {("Index Scan", 1)}, scans
+
+
+async def test_a_round_is_bounded_in_messages_and_never_splits_a_batch_row(
+    sessions: SessionFactory, kafka_settings: KafkaSettings, tenant: str
+) -> None:
+    def entries(start: int, count: int) -> list[BatchEntry]:
+        return [
+            BatchEntry(f"{tenant}:a{n}", str(uuid.uuid4()), f"a{n}", msgspec.Raw(b'{"n":%d}' % n))
+            for n in range(start, start + count)
+        ]
+
+    await drain_outbox(sessions, kafka_settings)  # other tests' rows, to count ours alone
+    headers = {"content-type": "application/json", "ce_tenantid": tenant}
+    async with transaction(sessions) as session:
+        for start in (0, 300, 600):  # three rows of 300 messages
+            await insert_events(
+                session, [], batch_rows(tenant, "alerts.v2", headers, entries(start, 300))
+            )
+    await open_cases(sessions, tenant, 1)  # then one row of one message
+
+    relay = OutboxRelay(sessions, kafka_settings, OutboxSettings(enabled=False, batch_size=500))
+    try:
+        # 300 + 300: the second row starts below 500 messages, the third would not.
+        assert [await relay.relay_once() for _ in range(3)] == [600, 301, 0]
+        relay = OutboxRelay(sessions, kafka_settings, OutboxSettings(enabled=False, batch_size=100))
+        async with transaction(sessions) as session:
+            await insert_events(
+                session, [], batch_rows(tenant, "alerts.v2", headers, entries(900, 300))
+            )
+        assert await relay.relay_once() == 300  # taken whole, alone
+    finally:
+        await relay.stop()
+    assert await outbox_rows(sessions, tenant) == []
+
+    records = await read_settled(
+        kafka_settings.bootstrap_servers, ["alerts.v2"], of_tenant(tenant), count=1200
+    )
+    assert len(records) == 1200
+    partitioner = DefaultPartitioner()
+    by_key = {record.key.decode(): record for record in records}
+    for n in range(1200):
+        record = by_key[f"{tenant}:a{n}"]
+        assert json.loads(record.value) == {"n": n}
+        assert header(record, "ce_subject") == f"a{n}".encode()
+        assert record.partition == partitioner(record.key, [0, 1, 2], [0, 1, 2])
+    assert len({header(record, "ce_id") for record in records}) == 1200

@@ -27,6 +27,7 @@ from libs.embedded.pipeline import PipelineConfig, ServiceProcesses
 from libs.embedded.tansu import TansuBroker
 from tests.support.corpus import e2e_sample
 from tests.support.http_server import serve
+from tests.support.outbox import outbox_messages
 from tests.support.webhook_receiver import WebhookReceiver
 
 pytestmark = pytest.mark.e2e
@@ -233,12 +234,11 @@ async def test_detections_become_cases_webhooks_and_playbook_notes(
     }
     assert audit == outbox
     # And every stored alert went out on alerts.v1 with the case it joined.
-    published = await _rows(
-        sessions,
-        "SELECT payload->>'detection_id', payload->>'case_id' FROM outbox "
-        "WHERE tenant_id = :t AND topic = 'alerts.v1'",
-        tenant,
-    )
+    published = [
+        (m.payload["detection_id"], m.payload["case_id"])
+        for m in await outbox_messages(sessions, tenant)
+        if m.topic == "alerts.v1"
+    ]
     assert sorted((d, uuid.UUID(c)) for d, c in published) == sorted(
         (r.detection_id, r.case_id) for r in rows
     )

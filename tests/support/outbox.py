@@ -1,14 +1,17 @@
 """The outbox in tests: relay it to the broker in the test (instead of a relay running in
-the background), and read a tenant's rows as written."""
+the background), and read a tenant's rows as written, or the messages they carry."""
 
 from __future__ import annotations
 
-from typing import Any
+import json
+from datetime import datetime
+from typing import Any, NamedTuple
 
 from sqlalchemy import text
 
 from libs.common.db.engine import SessionFactory
 from libs.common.outbox import OutboxRelay
+from libs.common.outbox_batches import row_messages
 from libs.common.settings import KafkaSettings, OutboxSettings
 
 
@@ -30,9 +33,36 @@ async def outbox_rows(sessions: SessionFactory, tenant: str) -> list[Any]:
     async with sessions() as session:
         result = await session.execute(
             text(
-                "SELECT topic, key, headers, payload, sent_at FROM outbox"
+                "SELECT topic, key, headers, payload, sent_at, batch_messages FROM outbox"
                 " WHERE tenant_id = :t ORDER BY id"
             ),
             {"t": tenant},
         )
         return list(result.all())
+
+
+class Message(NamedTuple):
+    topic: str
+    key: str
+    headers: dict[str, str]
+    payload: Any  # decoded
+    sent_at: datetime | None
+
+
+async def outbox_messages(sessions: SessionFactory, tenant: str) -> list[Message]:
+    """The messages of a tenant's outbox rows (a batch row's each, expanded as the relay
+    does), in the order the relay publishes them."""
+    async with sessions() as session:
+        result = await session.execute(
+            text(
+                "SELECT topic, key, headers, payload::text AS payload, sent_at, batch_messages"
+                " FROM outbox WHERE tenant_id = :t ORDER BY id"
+            ),
+            {"t": tenant},
+        )
+        rows = list(result.all())
+    return [
+        Message(m.topic, m.key, m.headers, json.loads(m.payload), row.sent_at)
+        for row in rows
+        for m in row_messages(row.topic, row.key, row.headers, row.payload, row.batch_messages)
+    ]

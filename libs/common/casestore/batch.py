@@ -185,11 +185,7 @@ async def apply_grouping(
     stored_uncased: list[tuple[uuid.UUID | None, list[NewAlert]]] = [
         (None, [a for a in uncased if a.id in result.inserted])
     ]
-    alert_messages = [
-        row
-        for case_id, alerts in [*stored_alerts, *stored_uncased]
-        for row in alert_outbox_rows(source, case_id, alerts, publish_alerts_v1)
-    ]
+    alert_messages = alert_outbox_rows(source, [*stored_alerts, *stored_uncased], publish_alerts_v1)
     result.recorded = await record_events(
         session, source, events, alert_messages, opened={case.id for case in opened}
     )

@@ -16,9 +16,9 @@ from libs.common.contracts.alerts import ALERT_EVENT_TYPE, ALERT_V2_EVENT_TYPE, 
 from libs.common.contracts.cases import CaseEventV1
 from libs.common.contracts.detections import Severity
 from libs.common.contracts.envelope import CloudEventAttributes, new_event_ids
-from libs.common.contracts.topics import ALERTS, ALERTS_V2, CASE_EVENTS, Topic
-from libs.common.db.jsonb import SerializedJSON
+from libs.common.contracts.topics import ALERTS, ALERTS_V2, CASE_EVENTS
 from libs.common.db.models import Case
+from libs.common.outbox_batches import BatchEntry, batch_rows
 
 
 class NewAlertLike(Protocol):
@@ -38,27 +38,32 @@ class NewAlertLike(Protocol):
 
 def alert_outbox_rows(
     source: str,
-    case_id: uuid.UUID | None,
-    alerts: Sequence[NewAlertLike],
+    stored: Sequence[tuple[uuid.UUID | None, Sequence[NewAlertLike]]],
     publish_v1: bool = True,
 ) -> list[dict[str, Any]]:
-    """Messages for alerts just stored, keyed by tenant and alert: `alerts.v2` for every
-    alert, and `alerts.v1` as well for one with a case while `publish_v1` (v1 requires a
-    case; it stays published for its subscribers until it is retired,
-    docs/alert-topics.md). Encoded by msgspec (contracts/alert_wire.py)."""
+    """Messages for alerts just stored, each pair a case (or None) and its alerts, keyed
+    by tenant and alert: `alerts.v2` for every alert, and `alerts.v1` as well for one with
+    a case while `publish_v1` (v1 requires a case; it stays published for its subscribers
+    until it is retired, docs/alert-topics.md). Encoded by msgspec (contracts/alert_wire.py)
+    and written as batch rows, per tenant and topic (libs/common/outbox_batches.py)."""
     now = datetime.now(UTC)
-    event_ids = iter(new_event_ids(2 * len(alerts)))
-    headers: dict[str, tuple[dict[str, str], dict[str, str]]] = {}
+    count = sum(len(alerts) for _, alerts in stored)
+    event_ids = iter(new_event_ids(2 * count))
+    # Per tenant, the entries of each topic.
+    entries: dict[str, tuple[list[BatchEntry], list[BatchEntry]]] = {}
+    for case_id, alerts in stored:
+        for alert in alerts:
+            v1, v2 = entries.setdefault(alert.tenant_id, ([], []))
+            message = alert_v2_message(source, case_id, alert, now)
+            key, subject = f"{alert.tenant_id}:{alert.id}", str(alert.id)
+            if publish_v1 and case_id is not None:
+                v1.append(BatchEntry(key, next(event_ids), subject, encode(message.as_v1())))
+            v2.append(BatchEntry(key, next(event_ids), subject, encode(message)))
     rows = []
-    for alert in alerts:
-        if alert.tenant_id not in headers:
-            headers[alert.tenant_id] = _alert_headers(source, alert.tenant_id, now)
-        v1_headers, v2_headers = headers[alert.tenant_id]
-        message = alert_v2_message(source, case_id, alert, now)
-        if publish_v1 and case_id is not None:
-            v1 = encode(message.as_v1())
-            rows.append(_alert_row(ALERTS, v1_headers, alert, v1, next(event_ids)))
-        rows.append(_alert_row(ALERTS_V2, v2_headers, alert, encode(message), next(event_ids)))
+    for tenant_id, (v1, v2) in entries.items():
+        v1_headers, v2_headers = _alert_headers(source, tenant_id, now)
+        rows += batch_rows(tenant_id, ALERTS.name, v1_headers, v1)
+        rows += batch_rows(tenant_id, ALERTS_V2.name, v2_headers, v2)
     return rows
 
 
@@ -107,7 +112,7 @@ def _alert_headers(
     source: str, tenant_id: str, now: datetime
 ) -> tuple[dict[str, str], dict[str, str]]:
     """The CloudEvents headers of a batch's alerts.v1 and alerts.v2 messages, but for
-    their ids and subjects: one model each, not one per message."""
+    their ids and subjects (each message's own, in its batch entry)."""
     v1, v2 = (
         CloudEventAttributes(
             id="", source=source, type=event_type, time=now, subject="", tenantid=tenant_id
@@ -115,23 +120,6 @@ def _alert_headers(
         for event_type in (ALERT_EVENT_TYPE, ALERT_V2_EVENT_TYPE)
     )
     return v1, v2
-
-
-def _alert_row(
-    topic: Topic,
-    headers: dict[str, str],
-    alert: NewAlertLike,
-    payload: str,
-    event_id: str,
-) -> dict[str, Any]:
-    return {
-        "event_id": uuid.UUID(event_id),
-        "tenant_id": alert.tenant_id,
-        "topic": topic.name,
-        "key": f"{alert.tenant_id}:{alert.id}",
-        "headers": {**headers, "ce_id": event_id, "ce_subject": str(alert.id)},
-        "payload": SerializedJSON(payload),
-    }
 
 
 def event_base(case: Case, actor: str) -> dict[str, Any]:

@@ -156,6 +156,8 @@ INSERT_OUTBOX = ArrayInsert(
         "key": "text",
         "headers": "json",
         "payload": "json",
+        # Set on batch rows only (libs/common/outbox_batches.py).
+        "batch_messages": "integer",
     },
 )
 

@@ -94,5 +94,6 @@ class AlertV2Wire(msgspec.Struct):
 _ENCODER = msgspec.json.Encoder()
 
 
-def encode(message: AlertV1Wire | AlertV2Wire) -> str:
-    return _ENCODER.encode(message).decode()
+def encode(message: AlertV1Wire | AlertV2Wire) -> msgspec.Raw:
+    """The message's JSON, to be embedded as is in an outbox batch row."""
+    return msgspec.Raw(_ENCODER.encode(message))

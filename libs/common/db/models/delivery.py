@@ -8,9 +8,11 @@ from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    CheckConstraint,
     Column,
     Identity,
     Index,
+    Integer,
     UniqueConstraint,
     text,
 )
@@ -26,7 +28,10 @@ from libs.common.db.columns import (
 
 class OutboxMessage(SQLModel, table=True):
     __tablename__ = "outbox"
-    __table_args__ = (Index("ix_outbox_unsent", "id", postgresql_where=text("sent_at IS NULL")),)
+    __table_args__ = (
+        Index("ix_outbox_unsent", "id", postgresql_where=text("sent_at IS NULL")),
+        CheckConstraint("batch_messages >= 1", name="batch_messages_positive"),
+    )
 
     id: int | None = Field(
         default=None, sa_column=Column(BigInteger, Identity(always=True), primary_key=True)
@@ -39,6 +44,9 @@ class OutboxMessage(SQLModel, table=True):
     payload: dict[str, Any] = Field(sa_column=message_column())
     created_at: datetime = Field(sa_column=tz_column(server_now=True))
     sent_at: datetime | None = Field(default=None, sa_column=tz_column(nullable=True))
+    # NULL: the row is one message. N: a batch row, whose payload is an array of N
+    # messages sharing its headers (libs/common/outbox_batches.py).
+    batch_messages: int | None = Field(default=None, sa_column=Column(Integer, nullable=True))
 
 
 class WebhookDelivery(SQLModel, table=True):
