@@ -20,7 +20,6 @@ from libs.common.policies.grouping import (
     Segment,
     provenance,
 )
-from libs.common.verdicts.model import detection_entities
 from services.alerting.assessment import Assessment
 from services.alerting.case_text import case_description, case_title
 
@@ -64,7 +63,12 @@ def segment_alerts(
         if chains is not None:
             grouping.update(chain_provenance(chains, policy.grouping, detection, segment))
         alert = _new_alert(
-            detection, group.key, severity, grouping, assessment.fingerprint(detection)
+            detection,
+            group.key,
+            severity,
+            grouping,
+            assessment.fingerprint(detection),
+            assessment.entities.of(detection),
         )
         if chains is not None and detection.matched_event_ids:
             alert = replace(alert, matched_event_ids=tuple(detection.matched_event_ids))
@@ -78,13 +82,14 @@ def _new_alert(
     severity: Severity,
     grouping: dict[str, Any],
     fingerprint: str | None,
+    entities: tuple[tuple[str, str], ...],
 ) -> NewAlert:
     return NewAlert(
         id=uuid.uuid4(),
         tenant_id=detection.tenant_id,
         severity=severity,
         effective_time=detection.effective_time,
-        entities=tuple(sorted(detection_entities(detection))),
+        entities=entities,
         columns={
             "detection_id": detection.detection_id,
             "title": detection.title[:1_024],

@@ -30,7 +30,7 @@ from libs.common.policies.grouping import (
     plan_segments,
 )
 from libs.common.policies.repository import current_policy
-from libs.common.verdicts.model import all_entities
+from libs.common.verdicts.model import BatchEntities
 from libs.common.verdicts.repository import active_verdicts
 from services.alerting import repository
 from services.alerting.assessment import Assessment
@@ -135,8 +135,9 @@ class GroupingService:
     ) -> None:
         version, policy = await self._policy(session, tenant_id)
         applied = AppliedPolicy(version, policy.grouping)
-        verdicts = await active_verdicts(session, tenant_id, all_entities(detections))
-        assessment = Assessment(policy, verdicts)
+        entities = BatchEntities(detections)
+        verdicts = await active_verdicts(session, tenant_id, entities.all())
+        assessment = Assessment(policy, verdicts, entities)
         groups: dict[str, GroupKey] = {}
         by_key: dict[str, dict[str, DetectionV1]] = defaultdict(dict)
         # Counted on an alert, never stored: (detection, the alert's detection id).

@@ -32,19 +32,37 @@ def detection_entities(detection: DetectionV1) -> set[EntityKey]:
     return keys
 
 
+class BatchEntities:
+    """Each detection's entity keys (sorted), computed once for a batch: alerting needs
+    them to find the batch's verdicts, to judge each detection, and for each alert row.
+    Keyed by the detection object, which it holds, so an id is never reused."""
+
+    def __init__(self, detections: Iterable[DetectionV1] = ()) -> None:
+        self._known: dict[int, tuple[DetectionV1, tuple[EntityKey, ...]]] = {}
+        for detection in detections:
+            self.of(detection)
+
+    def of(self, detection: DetectionV1) -> tuple[EntityKey, ...]:
+        known = self._known.get(id(detection))
+        if known is None:
+            known = (detection, tuple(sorted(detection_entities(detection))))
+            self._known[id(detection)] = known
+        return known[1]
+
+    def all(self) -> set[EntityKey]:
+        return {key for _, keys in self._known.values() for key in keys}
+
+
 def verdicts_on(
-    detection: DetectionV1, verdicts: dict[EntityKey, Verdict]
+    entities: Iterable[EntityKey], verdicts: dict[EntityKey, Verdict]
 ) -> dict[Verdict, list[str]]:
-    """The verdicts that apply to a detection, each with the entities that carry it."""
+    """The verdicts that apply to a detection of these entities (sorted), each with the
+    entities that carry it."""
     found: dict[Verdict, list[str]] = {}
     if not verdicts:  # the usual batch: none of its entities has a verdict
         return found
-    for kind, value in sorted(detection_entities(detection)):
+    for kind, value in entities:
         verdict = verdicts.get((kind, value))
         if verdict is not None:
             found.setdefault(verdict, []).append(f"{kind}={value}")
     return found
-
-
-def all_entities(detections: Iterable[DetectionV1]) -> set[EntityKey]:
-    return {key for detection in detections for key in detection_entities(detection)}
