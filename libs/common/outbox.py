@@ -28,7 +28,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
@@ -40,7 +40,7 @@ from libs.common.contracts.envelope import new_event_ids
 from libs.common.db.engine import SessionFactory, transaction
 from libs.common.kafka import create_producer
 from libs.common.logging import get_logger
-from libs.common.outbox_batches import row_messages
+from libs.common.outbox_batches import entries
 from libs.common.record_batches import Headers, KeyedRecord, publish_keyed
 from libs.common.settings import KafkaSettings, OutboxSettings
 
@@ -109,25 +109,36 @@ def wire_headers(headers: dict[str, str], correlation_id: str) -> Headers:
     return [(name, (value or "").encode()) for name, value in merged.items()]
 
 
+def batch_row_records(row: Any, correlation_ids: Iterator[str]) -> list[KeyedRecord]:
+    """A batch row's messages as Kafka records: what `wire_headers` makes of each
+    message's headers (`outbox_batches.row_messages`), with the row's share encoded once
+    and each message's correlation_id, ce_id and ce_subject put in their places."""
+    template = wire_headers({**row.headers, "ce_id": "", "ce_subject": ""}, "")
+    slot = {name: at for at, (name, _) in enumerate(template)}
+    correlation_at, id_at, subject_at = slot["correlation_id"], slot["ce_id"], slot["ce_subject"]
+    records = []
+    for entry in entries(row.payload):
+        headers = template.copy()
+        headers[correlation_at] = ("correlation_id", next(correlation_ids).encode())
+        headers[id_at] = ("ce_id", entry.id.encode())
+        headers[subject_at] = ("ce_subject", entry.subject.encode())
+        records.append(KeyedRecord(entry.key.encode(), bytes(entry.message), headers))
+    return records
+
+
 def outgoing_by_topic(rows: Sequence[Any]) -> dict[str, list[KeyedRecord]]:
     """The claimed rows' messages (a batch row's each, outbox_batches) per topic, in
     claim order."""
-    messages = [
-        message
-        for row in rows
-        for message in row_messages(
-            row.topic, row.key, row.headers, row.payload, row.batch_messages
-        )
-    ]
+    count = sum(row.batch_messages or 1 for row in rows)
+    correlation_ids = iter(new_event_ids(count))
     by_topic: dict[str, list[KeyedRecord]] = {}
-    for message, correlation_id in zip(messages, new_event_ids(len(messages)), strict=True):
-        by_topic.setdefault(message.topic, []).append(
-            KeyedRecord(
-                message.key.encode(),
-                message.payload.encode(),
-                wire_headers(message.headers, correlation_id),
-            )
-        )
+    for row in rows:
+        records = by_topic.setdefault(row.topic, [])
+        if row.batch_messages is not None:
+            records += batch_row_records(row, correlation_ids)
+        else:
+            headers = wire_headers(row.headers, next(correlation_ids))
+            records.append(KeyedRecord(row.key.encode(), row.payload.encode(), headers))
     return by_topic
 
 

@@ -76,6 +76,12 @@ def batch_rows(
     ]
 
 
+def entries(payload: str) -> list[BatchEntry]:
+    """A batch row's entries, from its payload as PostgreSQL prints it."""
+    # str(): a SerializedJSON (a str subclass) as written; the relay reads plain str.
+    return _ENTRIES.decode(str(payload))
+
+
 def row_messages(
     topic: str, key: str, headers: dict[str, str], payload: str, batch_messages: int | None
 ) -> list[OutgoingMessage]:
@@ -90,6 +96,5 @@ def row_messages(
             {**headers, "ce_id": entry.id, "ce_subject": entry.subject},
             bytes(entry.message).decode(),
         )
-        # str(): a SerializedJSON (a str subclass) as written; the relay reads plain str.
-        for entry in _ENTRIES.decode(str(payload))
+        for entry in entries(payload)
     ]

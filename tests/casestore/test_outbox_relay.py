@@ -12,15 +12,18 @@ import asyncio
 import json
 import uuid
 from collections import defaultdict
+from datetime import UTC, datetime
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import msgspec
 from aiokafka.partitioner import DefaultPartitioner
 from sqlalchemy import text
 
+from libs.common.casestore.events import alert_outbox_rows
 from libs.common.casestore.repository import insert_events
-from libs.common.casestore.store import CaseStore, NewCase
+from libs.common.casestore.store import CaseStore, NewAlert, NewCase
 from libs.common.contracts.detections import Severity
 from libs.common.db.engine import SessionFactory, transaction
 from libs.common.kafka import ensure_topics
@@ -30,8 +33,10 @@ from libs.common.outbox import (
     INDEX_SCANS_ONLY,
     PRUNE_SENT,
     OutboxRelay,
+    outgoing_by_topic,
+    wire_headers,
 )
-from libs.common.outbox_batches import BatchEntry, batch_rows
+from libs.common.outbox_batches import BatchEntry, batch_rows, row_messages
 from libs.common.settings import KafkaSettings, OutboxSettings
 from libs.embedded.ports import free_port
 from libs.embedded.tansu import TansuBroker
@@ -42,6 +47,14 @@ from tests.support.outbox import drain_outbox, outbox_messages, outbox_rows
 
 STORE = CaseStore("test")
 TOPICS = ["alerts.v1", "alerts.v2", "cases.events.v1"]
+ALERT_COLUMNS = {
+    "detection_id": "d-1",
+    "title": "t",
+    "rule_id": "r-1",
+    "rule_name": "r",
+    "group_key": "host:h",
+    "source": "sigma",
+}
 # What FastStream's publish(headers=...) put first, before the row's own headers.
 LEADING_HEADERS = ["content-type", "correlation_id"]
 
@@ -282,3 +295,45 @@ async def test_a_round_is_bounded_in_messages_and_never_splits_a_batch_row(
         assert header(record, "ce_subject") == f"a{n}".encode()
         assert record.partition == partitioner(record.key, [0, 1, 2], [0, 1, 2])
     assert len({header(record, "ce_id") for record in records}) == 1200
+
+
+def test_a_batch_rows_records_are_what_its_messages_would_have_been() -> None:
+    # Pure: the relay's fast path for batch rows against each message's own headers.
+    alerts = [
+        NewAlert(uuid.uuid4(), "acme", Severity.HIGH, datetime.now(UTC), ALERT_COLUMNS)
+        for _ in range(3)
+    ]
+    single = {"content-type": "application/json", "ce_id": "e-1", "ce_tenantid": "acme"}
+    rows = [
+        SimpleNamespace(
+            topic=row["topic"],
+            key=row["key"],
+            headers=row["headers"],
+            payload=str(row["payload"]),
+            batch_messages=row.get("batch_messages"),
+        )
+        for row in alert_outbox_rows("test", [(uuid.uuid4(), alerts)])
+    ]
+    rows.insert(
+        1,
+        SimpleNamespace(
+            topic="cases.events.v1", key="c", headers=single, payload='{"n":1}', batch_messages=None
+        ),
+    )
+
+    published = outgoing_by_topic(rows)
+    expected: dict[str, list[tuple[bytes, bytes, list[tuple[str, bytes]]]]] = defaultdict(list)
+    for row in rows:
+        for m in row_messages(row.topic, row.key, row.headers, row.payload, row.batch_messages):
+            expected[m.topic].append(
+                (m.key.encode(), m.payload.encode(), wire_headers(m.headers, ""))
+            )
+    assert set(published) == {"alerts.v1", "alerts.v2", "cases.events.v1"}
+    for topic, records in published.items():
+        correlation_ids = [dict(r.headers)["correlation_id"] for r in records]
+        assert all(len(c) == 36 for c in correlation_ids)
+        without = [
+            (r.key, r.value, [(n, b"" if n == "correlation_id" else v) for n, v in r.headers])
+            for r in records
+        ]
+        assert without == expected[topic]
