@@ -29,12 +29,14 @@ async def drain_outbox(
         await relay.stop()
 
 
-async def outbox_rows(sessions: SessionFactory, tenant: str) -> list[Any]:
+async def outbox_rows(sessions: SessionFactory, tenant: str, as_text: bool = False) -> list[Any]:
+    """A tenant's rows as written, in id order; the payload decoded, or as text."""
+    payload = "payload::text" if as_text else "payload"
     async with sessions() as session:
         result = await session.execute(
             text(
-                "SELECT topic, key, headers, payload, sent_at, batch_messages FROM outbox"
-                " WHERE tenant_id = :t ORDER BY id"
+                f"SELECT topic, key, headers, {payload} AS payload, sent_at, batch_messages"  # noqa: S608 - constants
+                " FROM outbox WHERE tenant_id = :t ORDER BY id"
             ),
             {"t": tenant},
         )
@@ -52,17 +54,8 @@ class Message(NamedTuple):
 async def outbox_messages(sessions: SessionFactory, tenant: str) -> list[Message]:
     """The messages of a tenant's outbox rows (a batch row's each, expanded as the relay
     does), in the order the relay publishes them."""
-    async with sessions() as session:
-        result = await session.execute(
-            text(
-                "SELECT topic, key, headers, payload::text AS payload, sent_at, batch_messages"
-                " FROM outbox WHERE tenant_id = :t ORDER BY id"
-            ),
-            {"t": tenant},
-        )
-        rows = list(result.all())
     return [
         Message(m.topic, m.key, m.headers, json.loads(m.payload), row.sent_at)
-        for row in rows
+        for row in await outbox_rows(sessions, tenant, as_text=True)
         for m in row_messages(row.topic, row.key, row.headers, row.payload, row.batch_messages)
     ]
