@@ -40,7 +40,7 @@ from libs.common.contracts.envelope import new_event_ids
 from libs.common.db.engine import SessionFactory, transaction
 from libs.common.kafka import create_producer
 from libs.common.logging import get_logger
-from libs.common.outbox_batches import entries
+from libs.common.outbox_batches import decode_entries
 from libs.common.record_batches import Headers, KeyedRecord, publish_keyed
 from libs.common.settings import KafkaSettings, OutboxSettings
 
@@ -117,7 +117,7 @@ def batch_row_records(row: Any, correlation_ids: Iterator[str]) -> list[KeyedRec
     slot = {name: at for at, (name, _) in enumerate(template)}
     correlation_at, id_at, subject_at = slot["correlation_id"], slot["ce_id"], slot["ce_subject"]
     records = []
-    for entry in entries(row.payload):
+    for entry in decode_entries(row.payload):
         headers = template.copy()
         headers[correlation_at] = ("correlation_id", next(correlation_ids).encode())
         headers[id_at] = ("ce_id", entry.id.encode())

@@ -76,7 +76,7 @@ def batch_rows(
     ]
 
 
-def entries(payload: str) -> list[BatchEntry]:
+def decode_entries(payload: str) -> list[BatchEntry]:
     """A batch row's entries, from its payload as PostgreSQL prints it."""
     # str(): a SerializedJSON (a str subclass) as written; the relay reads plain str.
     return _ENTRIES.decode(str(payload))
@@ -86,7 +86,9 @@ def row_messages(
     topic: str, key: str, headers: dict[str, str], payload: str, batch_messages: int | None
 ) -> list[OutgoingMessage]:
     """The messages of one outbox row: itself, or each entry of a batch row with the
-    row's headers and its own id and subject."""
+    row's headers and its own id and subject. How to read the outbox; the relay builds
+    its records without this step (`outbox.batch_row_records`), and a test holds those
+    records to these messages."""
     if batch_messages is None:
         return [OutgoingMessage(topic, key, headers, payload)]
     return [
@@ -96,5 +98,5 @@ def row_messages(
             {**headers, "ce_id": entry.id, "ce_subject": entry.subject},
             bytes(entry.message).decode(),
         )
-        for entry in entries(payload)
+        for entry in decode_entries(payload)
     ]
