@@ -1,11 +1,12 @@
 """Rows written through column arrays (ArrayInsert), array columns and chunked statements
-included, read back as written on PostgreSQL; and stored detections use lz4 wherever the
-server offers it (migration 0024)."""
+included, read back as written on PostgreSQL; and stored detections and outbox payloads use lz4
+wherever the server offers it (migrations 0024, 0029)."""
 
 from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -67,8 +68,9 @@ async def test_one_statement_text_whatever_the_number_of_rows(sessions: SessionF
         assert await session.scalar(text("SELECT count(*) FROM notes_under_test")) == 256
 
 
-async def test_stored_detections_use_lz4_where_the_server_has_it(
-    sessions: SessionFactory,
+@pytest.mark.parametrize(("table", "column"), [("alerts", "detection"), ("outbox", "payload")])
+async def test_large_documents_use_lz4_where_the_server_has_it(
+    sessions: SessionFactory, table: str, column: str
 ) -> None:
     async with sessions() as session:
         offers_lz4 = await session.scalar(
@@ -80,8 +82,9 @@ async def test_stored_detections_use_lz4_where_the_server_has_it(
         method = await session.scalar(
             text(
                 "SELECT attcompression::text FROM pg_attribute"
-                " WHERE attrelid = 'alerts'::regclass AND attname = 'detection'"
-            )
+                " WHERE attrelid = CAST(:table AS regclass) AND attname = :column"
+            ),
+            {"table": table, "column": column},
         )
     assert method == ("l" if offers_lz4 else "")  # "": the server's default, pglz
 

@@ -15,26 +15,17 @@ from collections.abc import Sequence
 
 from alembic import op
 
+from libs.common.migrations.compression import set_compression
+
 revision: str = "0024"
 down_revision: str | None = "0023"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 
-def _compress_with(method: str) -> str:
-    return f"""
-DO $$
-BEGIN
-    ALTER TABLE alerts ALTER COLUMN detection SET COMPRESSION {method};
-EXCEPTION WHEN feature_not_supported THEN
-    RAISE NOTICE 'this server cannot compress with {method}: alerts keep their compression';
-END
-$$"""
-
-
 def upgrade() -> None:
-    op.execute(_compress_with("lz4"))
+    op.execute(set_compression("alerts", "detection", "lz4"))
 
 
 def downgrade() -> None:
-    op.execute(_compress_with("pglz"))
+    op.execute(set_compression("alerts", "detection", "pglz"))
