@@ -4,6 +4,7 @@ and keep the message's bytes."""
 
 from __future__ import annotations
 
+import copy
 import json
 from datetime import UTC, datetime
 from pathlib import Path
@@ -13,6 +14,7 @@ import pytest
 from pydantic import ValidationError
 
 from libs.common.contracts.detections import DetectionV1
+from libs.common.contracts.raw_document import RawDocument
 from services.ingest.normalize import normalize_native
 from services.ingest.schemas import NativeDetection
 from tests.support.corpus import e2e_sample
@@ -20,12 +22,13 @@ from tests.support.detections import detection
 
 
 def same(received: DetectionV1, expected: DetectionV1) -> bool:
-    """Every field equal, of the same type (a datetime's zone included); the private
-    copy of the message's bytes aside."""
-    fields = list(DetectionV1.model_fields)
+    """Every field equal, of the same type (a datetime's zone included), `raw` read as
+    the same mapping; the private copy of the message's bytes aside."""
+    fields = [f for f in DetectionV1.model_fields if f != "raw"]
     pairs = [(getattr(received, f), getattr(expected, f)) for f in fields]
     return all(a == b and type(a) is type(b) for a, b in pairs) and (
-        received.model_dump() == expected.model_dump()
+        dict(received.raw) == expected.raw
+        and received.model_dump() == expected.model_dump()
         and received.event_time == expected.event_time
         and received.effective_time.tzinfo == expected.effective_time.tzinfo
     )
@@ -97,3 +100,42 @@ def test_what_pydantic_refuses_is_refused_with_the_same_errors(wire: bytes) -> N
         DetectionV1.from_wire(wire)
     found = [(e["loc"], e["type"]) for e in refused.value.errors()]
     assert found == [(e["loc"], e["type"]) for e in expected.value.errors()]
+
+
+def test_raw_is_read_when_first_used_and_then_reads_as_sent() -> None:
+    received = DetectionV1.from_wire(with_changes())
+    assert isinstance(received.raw, RawDocument)
+    assert received.raw["nested"]["list"] == [1, "two", None, 3.5]
+    assert received.raw.get("é") == "ü"
+    assert sorted(received.raw) == sorted(valid()["raw"])
+    assert "raw" in received.model_fields_set
+    assert received.model_dump(exclude_unset=True)["raw"] == valid()["raw"]
+
+
+def test_a_message_without_raw_reads_an_empty_one() -> None:
+    received = DetectionV1.from_wire(with_changes(raw=...))
+    assert received.raw == {}
+    assert "raw" not in json.loads(received.stored_json())  # stored as received
+
+
+def test_a_wire_detection_dumps_copies_and_compares_as_one_validated_whole() -> None:
+    wire = with_changes()
+    received, expected = DetectionV1.from_wire(wire), DetectionV1.model_validate_json(wire)
+    expected._wire = wire  # pydantic's == compares private attributes too
+    assert received == expected
+    assert received.model_dump() == expected.model_dump()
+    assert received.model_dump_json() == expected.model_dump_json()
+    for copied in (received.model_copy(deep=True), copy.deepcopy(received)):
+        assert copied.raw == valid()["raw"]
+        assert copied == expected
+    # A changed copy is stored from the model, no longer the message: raw included.
+    retitled = received.model_copy(update={"title": "retitled"})
+    assert json.loads(retitled.stored_json())["raw"] == valid()["raw"]
+    received.title = "retitled"
+    assert json.loads(received.stored_json())["raw"] == valid()["raw"]
+
+
+def test_raw_cannot_be_changed_in_place_unnoticed() -> None:
+    received = DetectionV1.from_wire(with_changes())
+    with pytest.raises(TypeError):
+        received.raw["EventID"] = 1

@@ -8,6 +8,7 @@ Every path yields a list of strings: none when the field is absent, several for 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from libs.common.contracts.detections import DetectionV1, EntityType
@@ -60,7 +61,8 @@ def values_at(detection: DetectionV1, path: str, role: str | None = None) -> lis
 
 def _walk(node: Any, segments: list[str]) -> list[Any]:
     for segment in segments:
-        if not isinstance(node, dict) or segment not in node:
+        # Mapping: a detection read from the wire holds `raw` as a RawDocument.
+        if not isinstance(node, Mapping) or segment not in node:
             return []
         node = node[segment]
     return _as_list(node)
