@@ -14,7 +14,9 @@ Measured in the alerting benchmark (a gc.callbacks hook timing each collection; 
 benchmarks.md, session 11): with a young threshold of 10,000 the collector took 2.0 s of
 the 13.2 s of CPU the process used in a run (622 young collections, 41 middle ones of
 ~20 ms each); with 1,000,000, 0.23 s of 10.9 s. Cyclic garbage (rare here: asyncio and
-SQLAlchemy leave a few cycles per batch) waits longer to be freed; the peak RSS did not grow."""
+SQLAlchemy leave a few cycles per batch) waits longer to be freed; the peak RSS did not grow.
+The outbox relay, expanding batch rows of 500 messages, spent 0.21 s of its 3.2 s in
+the collector with CPython's defaults, 0.07 s (start-up's collections) with these."""
 
 from __future__ import annotations
 
