@@ -6,7 +6,7 @@ PYTHON ?= python3
 UV_VERSION := 0.13.9
 UV := $(PYTHON) -m uv
 
-.PHONY: setup dev test lint format bench bench-pipeline bench-ingest bench-alerting bench-cases bench-compare triage-eval schemas
+.PHONY: setup dev test lint format bench bench-pipeline bench-ingest bench-alerting bench-alerting-stages bench-cases bench-compare triage-eval schemas
 
 setup:
 	@$(UV) --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet "uv==$(UV_VERSION)"
@@ -37,6 +37,9 @@ bench-ingest: setup  ## HTTP batches of 1, 100, 1,000 and detections.raw.v1 into
 
 bench-alerting: setup  ## one alerting process: backlog detections/s and paced latency
 	$(UV) run python -m bench.alerting $(ARGS)
+
+bench-alerting-stages: setup  ## alerting's own CPU per detection, in-process on real Postgres (no broker)
+	$(UV) run python -m bench.alerting_stages $(ARGS)
 
 bench-cases: setup  ## cases API at 10k and 1M cases (--large-cases/--large-alerts to shrink)
 	$(UV) run python -m bench.cases_api $(ARGS)
