@@ -84,15 +84,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             )
         )
         relay = OutboxRelay(sessions, KafkaSettings(), OutboxSettings())
-        section = AlertingSection()
-        handle = DetectionBatches(
-            NoBroker(),  # type: ignore[arg-type]
-            sessions,
-            grouping,
-            relay,
-            parts=section.batch_parts,
-            min_part=section.batch_part_min_records,
-        )
+        handle = DetectionBatches(NoBroker(), sessions, grouping, relay)  # type: ignore[arg-type]
         freeze_startup_heap()
         gc.collect()
         cpu, wall = [], []

@@ -37,16 +37,7 @@ def create_app(settings: AlertingSettings) -> FastStream:
     # Detections come through alerting's own partition workers (services.alerting.
     # partitions), not a FastStream subscriber: one batch in flight per partition.
     detections = DetectionsConsumer(
-        settings.kafka,
-        settings.alerting,
-        DetectionBatches(
-            broker,
-            sessions,
-            grouping,
-            relay,
-            parts=settings.alerting.batch_parts,
-            min_part=settings.alerting.batch_part_min_records,
-        ),
+        settings.kafka, settings.alerting, DetectionBatches(broker, sessions, grouping, relay)
     )
     # Postgres stays the system of record; OpenSearch gets alerts after each commit,
     # through the outbox and Kafka (docs/alert-store.md).

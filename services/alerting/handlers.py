@@ -1,11 +1,9 @@
 """Kafka transport for alerting: decode a partition's batch, dead-letter what cannot be
-read, hand the rest to the grouping service in one transaction (a large batch: one per
-part of its Kafka keys, at once); the partition's worker (services.alerting.partitions)
-then commits its offsets."""
+read, hand the rest to the grouping service in one transaction; the partition's worker
+(services.alerting.partitions) then commits its offsets."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Sequence
 from typing import Any
 
@@ -23,7 +21,6 @@ from libs.common.kafka import create_consumer, dead_letter_record
 from libs.common.logging import get_logger
 from libs.common.outbox import OutboxRelay
 from libs.common.settings import KafkaSettings
-from services.alerting.batch_split import split_by_key
 from services.alerting.partitions import PartitionWorkers
 from services.alerting.service import BatchOutcome, GroupingService
 from services.alerting.settings import AlertingSection
@@ -80,9 +77,8 @@ async def process_one_by_one(
 
 class DetectionBatches:
     """Handles one partition's batch of `detections.v1` records: decode, dead-letter what
-    cannot be read, process the rest in one transaction, or a large batch in concurrent
-    transactions by Kafka key (services.alerting.batch_split). Returns True once all of
-    it is committed (its offsets may be), False when it is to be read again."""
+    cannot be read, process the rest in one transaction. Returns True once the batch is
+    committed (its offsets may be), False when it is to be read again."""
 
     def __init__(
         self,
@@ -90,18 +86,11 @@ class DetectionBatches:
         sessions: SessionFactory,
         grouping: GroupingService,
         relay: OutboxRelay,
-        *,
-        parts: int = 1,
-        min_part: int = 1,
     ) -> None:
         self._broker = broker
         self._sessions = sessions
         self._grouping = grouping
         self._relay = relay
-        # A large batch goes in up to `parts` concurrent transactions by Kafka key
-        # (services.alerting.batch_split), each of at least `min_part` detections.
-        self._parts = parts
-        self._min_part = min_part
 
     async def __call__(self, records: list[Any]) -> bool:
         with structlog.contextvars.bound_contextvars(
@@ -128,25 +117,11 @@ class DetectionBatches:
 
     async def _process(self, records: list[Any]) -> BatchOutcome:
         decoded = await decode_batch(self._broker, records)
-        keys = [record.key for record, _ in decoded]
-        parts = split_by_key(decoded, keys, self._parts, self._min_part)
-        # Every part runs to its end before the batch is judged: a batch read again must
-        # not overlap a part still in its transaction. A part that committed is found
-        # stored when the batch is read again (a redelivery: nothing counted twice).
-        results = await asyncio.gather(*map(self._transaction, parts), return_exceptions=True)
-        total = BatchOutcome()
-        for result in results:
-            if isinstance(result, BaseException):
-                raise result
-            total.add(result)
-        return total
-
-    async def _transaction(self, decoded: Decoded) -> BatchOutcome:
         try:
             async with transaction(self._sessions) as session:
                 return await self._grouping.process(session, [d for _, d in decoded])
         except DBAPIError:
-            log.warning("alerting.batch_refused", size=len(decoded), exc_info=True)
+            log.warning("alerting.batch_refused", size=len(records), exc_info=True)
             return await process_one_by_one(self._broker, self._sessions, self._grouping, decoded)
 
 

@@ -22,12 +22,6 @@ class AlertingSection(BaseModel):
     # batch_timeout_ms with whatever has arrived.
     batch_max_records: int = Field(default=1_000, ge=1, le=10_000)
     batch_timeout_ms: int = Field(default=100, ge=1)
-    # A batch of at least twice batch_part_min_records goes in up to batch_parts
-    # concurrent transactions, split by Kafka key (services/alerting/batch_split.py):
-    # while one waits on PostgreSQL the other runs, also when one partition holds the
-    # whole backlog. Smaller batches (a quiet stream) stay whole.
-    batch_parts: int = Field(default=2, ge=1, le=8)
-    batch_part_min_records: int = Field(default=200, ge=1, le=10_000)
     # Bytes fetched per partition and request (aiokafka's default is 1 MiB, ~180 of the
     # benchmark's 5.6 KB detections): 8 MiB keeps a full batch buffered while the last
     # one is processed, where 1 MiB left batches of 230-580 and 200-300 ms waits for
