@@ -3,11 +3,12 @@
 The corpus (with `--copies`) is encoded as `detections.v1` messages and handed, batch by
 batch, to the handler the Kafka consumer calls (`DetectionBatches`): decoding, grouping,
 the transaction on a real PostgreSQL, the outbox rows. No broker and no relay run, and
-only this process' CPU is counted (`time.process_time`), so the figure moves little with
-what else the machine does: the one to compare when changing alerting's Python. `make
-bench-alerting` measures the whole chain.
+only this process' CPU is counted (`time.process_time`): the figure to watch when
+changing alerting's Python. `make bench-alerting` measures the whole chain. The machine
+still moves it (±15 % between runs in session 12), so compare in turns:
 
-    uv run python -m bench.alerting_stages --copies 4 [--profile out.prof]
+    make bench-compare ARGS="--baseline <rev> --benchmark alerting_stages -- --copies 2"
+    uv run python -m bench.alerting_stages --copies 4 [--batch 250] [--profile out.prof]
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import argparse
 import asyncio
 import cProfile
 import gc
+import json
 import statistics
 import time
 from collections.abc import Sequence
@@ -135,7 +137,11 @@ def main() -> None:
         "--batch", type=int, default=AlertingSection().batch_max_records, help="per transaction"
     )
     parser.add_argument("--profile", default="", help="write a cProfile of the batches here")
-    print_figures(asyncio.run(run(parser.parse_args())))
+    args = parser.parse_args()
+    figures = asyncio.run(run(args))
+    print_figures(figures)
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "alerting-stages-latest.json").write_text(json.dumps(figures, indent=2) + "\n")
 
 
 if __name__ == "__main__":

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-BENCHMARKS = ("alerting", "ingest", "pipeline")
+BENCHMARKS = ("alerting", "alerting_stages", "ingest", "pipeline")
 Figures = dict[str, Any]
 
 
