@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import copy
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -139,3 +139,25 @@ def test_raw_cannot_be_changed_in_place_unnoticed() -> None:
     received = DetectionV1.from_wire(with_changes())
     with pytest.raises(TypeError):
         received.raw["EventID"] = 1
+
+
+def test_utc_times_carry_the_standard_librarys_utc_and_other_offsets_stay() -> None:
+    """pydantic's own tzinfo for parsed UTC times makes every comparison and database
+    encoding ask Python for the offset; the detection's times use `datetime.UTC` instead,
+    and read and write the same."""
+    sent = json.loads(detection("t", "d1").model_dump_json())
+    sent |= {"event_time": "2026-03-01T12:00:00.250+02:00", "ingested_at": "2026-03-01T12:00:00Z"}
+    for received in (
+        DetectionV1.from_wire(json.dumps(sent).encode()),
+        DetectionV1.model_validate(sent),
+    ):
+        assert received.ingested_at.tzinfo is UTC
+        assert received.effective_time.tzinfo is UTC
+        assert received.event_time is not None
+        assert received.event_time.utcoffset() == timedelta(hours=2)
+        assert received.event_time == datetime(2026, 3, 1, 10, 0, 0, 250_000, tzinfo=UTC)
+        dumped = json.loads(received.model_dump_json())
+        assert (dumped["event_time"], dumped["ingested_at"]) == (
+            "2026-03-01T12:00:00.250000+02:00",
+            "2026-03-01T12:00:00Z",
+        )

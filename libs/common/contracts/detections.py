@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Annotated, Any, Literal, Self
 
 import msgspec
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -21,6 +22,24 @@ from libs.common.contracts.envelope import TenantId
 from libs.common.contracts.raw_document import RawDocument, is_json_object
 
 DETECTION_EVENT_TYPE = "casestream.detection.v1"
+_NO_OFFSET = timedelta(0)
+
+
+def _stdlib_utc(value: datetime) -> datetime:
+    """A UTC time with the standard library's `UTC` as its tzinfo. pydantic gives the
+    ones it parses a tzinfo class of its own, whose offset every comparison, subtraction
+    and database encoding of the time then asks for through Python: 0.51 against 0.04
+    µs to compare two, 0.48 against 0.11 µs to convert one to UTC (asyncpg does, for
+    each timestamp it sends). The same instant, written the same way; other offsets
+    are left as they are."""
+    zone = value.tzinfo
+    if zone is None or zone is UTC or value.utcoffset() != _NO_OFFSET:
+        return value
+    return value.astimezone(UTC)
+
+
+# A detection's times: compared, subtracted and stored many times a detection.
+Timestamp = Annotated[datetime, AfterValidator(_stdlib_utc)]
 MAX_MATCHED_EVENTS = 64
 MatchedEventId = Annotated[str, Field(min_length=1, max_length=256)]
 
@@ -90,12 +109,12 @@ class DetectionV1(BaseModel):
     severity: Severity
     priority: int | None = Field(default=None, ge=0, le=10)
     # Original event time as reported by the source; None when the source had none.
-    event_time: datetime | None = None
+    event_time: Timestamp | None = None
     # Time used for grouping windows: event_time, or ingested_at when that is missing
     # or in the future (time_fallback says which).
-    effective_time: datetime
+    effective_time: Timestamp
     time_fallback: bool = False
-    ingested_at: datetime
+    ingested_at: Timestamp
     host: str | None = Field(default=None, max_length=1_024)
     mitre: MitreV1 = Field(default_factory=MitreV1)
     entities: list[EntityV1] = Field(default_factory=list)
