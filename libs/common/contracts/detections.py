@@ -40,6 +40,7 @@ def _stdlib_utc(value: datetime) -> datetime:
 
 # A detection's times: compared, subtracted and stored many times a detection.
 Timestamp = Annotated[datetime, AfterValidator(_stdlib_utc)]
+
 MAX_MATCHED_EVENTS = 64
 MatchedEventId = Annotated[str, Field(min_length=1, max_length=256)]
 
