@@ -85,13 +85,13 @@ async def test_bad_messages_are_dead_lettered_and_good_ones_processed(
 
     stored = await stored_detection_ids(sessions, tenant)
     assert stored == ["good-1"]
-    # Stored as published, the unknown field too: the message itself, not what this
+    # Stored as published, the unknown field too: the message's own text, not what this
     # version re-serializes of it.
     async with sessions() as session:
         document = await session.scalar(
             text("SELECT detection FROM alerts WHERE tenant_id = :t"), {"t": tenant}
         )
-    assert document == published
+    assert document == json.dumps(published)
 
 
 async def test_a_detection_postgres_refuses_is_dead_lettered_not_retried_forever(
@@ -101,7 +101,7 @@ async def test_a_detection_postgres_refuses_is_dead_lettered_not_retried_forever
     poison = detection(tenant, "poison").model_copy(update={"title": "a\x00b"})
     poison_bytes = poison.model_dump_json().encode()
     good = detection(tenant, "fine", minutes=1)
-    # Inside the raw payload a NUL is stored: the detection column is json (0026).
+    # Inside the raw payload a NUL is stored: the detection is kept as its JSON text.
     raw_nul = detection(tenant, "raw-nul", minutes=2).model_copy(update={"raw": {"note": "a\x00b"}})
     producer = AIOKafkaProducer(bootstrap_servers=kafka_settings.bootstrap_servers)
     await producer.start()

@@ -106,7 +106,7 @@ async def test_the_stored_detection_is_the_one_received(
         stored = await session.scalar(
             text("SELECT detection FROM alerts WHERE tenant_id = :t"), {"t": tenant}
         )
-    assert DetectionV1.model_validate(stored) == original
+    assert DetectionV1.model_validate_json(stored) == original
 
 
 async def test_alerts_carry_the_entity_keys_postgres_computes_from_their_detection(

@@ -86,3 +86,47 @@ async def test_stored_alerts_keep_their_detection_and_get_their_keys(
         assert "casestream_alert_entity_keys" in index
     finally:
         await connection.close()
+
+
+async def test_0030_keeps_each_detection_s_text_and_its_compression(
+    database_at_0025: str,
+) -> None:
+    written = '{"detection_id": "d1", "raw": {"note": "a\\u0000b", "spaced":  [1, 2]}}'
+    alert_id = uuid.uuid4()
+    config = alembic_config(database_at_0025)
+    await asyncio.to_thread(command.upgrade, config, "0029")
+    connection = await asyncpg.connect(asyncpg_dsn(database_at_0025))
+    try:
+        await connection.execute(
+            "INSERT INTO alerts (id, tenant_id, detection_id, title, severity, rule_id,"
+            " rule_name, host, source, group_key, effective_time, time_fallback, ingested_at,"
+            " detection, entity_keys, last_seen) VALUES ($1, 't1', 'd1', 'title', 'low', 'r1',"
+            " 'Rule', 'WS-1', 'test', 'k', now(), false, now(), $2::json, '{}', now())",
+            alert_id,
+            written,
+        )
+        compression_at_0029 = await connection.fetchval(COLUMN_COMPRESSION)
+        await asyncio.to_thread(command.upgrade, config, "0030")
+        kind, detection = await connection.fetchrow(
+            "SELECT pg_typeof(detection)::text, detection FROM alerts WHERE id = $1", alert_id
+        )
+        # Byte for byte what was written, escapes and spacing included.
+        assert (kind, detection) == ("text", written)
+        # A type change alone would reset the column to the server's default (pglz).
+        assert await connection.fetchval(COLUMN_COMPRESSION) == compression_at_0029
+
+        await asyncio.to_thread(command.downgrade, config, "0029")
+        kind, detection = await connection.fetchrow(
+            "SELECT pg_typeof(detection)::text, detection::text FROM alerts WHERE id = $1",
+            alert_id,
+        )
+        assert (kind, detection) == ("json", written)
+        assert await connection.fetchval(COLUMN_COMPRESSION) == compression_at_0029
+    finally:
+        await connection.close()
+
+
+COLUMN_COMPRESSION = (
+    "SELECT attcompression::text FROM pg_attribute"
+    " WHERE attrelid = 'alerts'::regclass AND attname = 'detection'"
+)

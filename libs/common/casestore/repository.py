@@ -135,7 +135,7 @@ INSERT_ALERTS = ArrayInsert(
         "effective_time": "timestamptz",
         "time_fallback": "boolean",
         "ingested_at": "timestamptz",
-        "detection": "json",
+        "detection": "text",  # a JSON document (db.columns.JSONText)
         "entity_keys": "text[]",
         "grouping": "jsonb",
         "occurrence_id": "text",
@@ -145,6 +145,7 @@ INSERT_ALERTS = ArrayInsert(
     },
     "ON CONFLICT (tenant_id, detection_id) DO NOTHING RETURNING id",
     defaults={"occurrence_count": 1},
+    documents=frozenset({"detection"}),
 )
 # id and created_at take their defaults.
 INSERT_OUTBOX = ArrayInsert(
@@ -174,12 +175,13 @@ async def insert_alerts(session: AsyncSession, rows: Sequence[dict[str, Any]]) -
 
 # Each stored alert's detection entities and host, lower-cased and cut to what a btree key
 # holds, become rows of case_entities (migration 0011 backfilled older alerts the same way).
+# The detection is text (migration 0030): parsed once here, as json.
 RECORD_CASE_ENTITIES = text(
     "INSERT INTO case_entities (tenant_id, value, entity_type, case_id) "
     "SELECT a.tenant_id, left(lower(e->>'value'), 512), left(e->>'type', 32), a.case_id "
-    "FROM alerts a CROSS JOIN LATERAL json_array_elements("
-    " CASE WHEN json_typeof(a.detection->'entities') = 'array'"
-    " THEN a.detection->'entities' ELSE '[]' END) AS e "
+    "FROM alerts a CROSS JOIN LATERAL (SELECT CAST(a.detection AS json)->'entities' AS list) d"
+    " CROSS JOIN LATERAL json_array_elements("
+    " CASE WHEN json_typeof(d.list) = 'array' THEN d.list ELSE '[]' END) AS e "
     "WHERE a.tenant_id = :tenant AND a.id = ANY(:ids) AND a.case_id IS NOT NULL"
     " AND e->>'value' <> '' AND e->>'type' IS NOT NULL "
     "UNION "

@@ -29,6 +29,9 @@ class ArrayInsert:
     tail: str = ""
     # Values of columns a row may leave out (otherwise NULL).
     defaults: Mapping[str, Any] = field(default_factory=dict)
+    # Text columns that hold JSON documents (db.columns.JSONText): their values are
+    # serialized like those of json columns.
+    documents: frozenset[str] = frozenset()
     # Rows per statement, so a statement's size does not grow with the batch (alerting
     # allows 10,000 detections of any size per batch): 250 alerts of 5.6 KB are ~1.4 MB.
     # Against one statement per batch of 1,000: peak RSS of the alerting benchmark
@@ -64,7 +67,7 @@ class ArrayInsert:
         for name, kind in self.columns.items():
             default = self.defaults.get(name)
             values = [row.get(name, default) for row in rows]
-            if kind in ("json", "jsonb"):
+            if kind in ("json", "jsonb") or name in self.documents:
                 values = [None if v is None else serialize_json(v) for v in values]
             elif _is_array(kind):
                 values = [None if v is None else array_literal(v) for v in values]

@@ -15,3 +15,18 @@ EXCEPTION WHEN feature_not_supported THEN
     RAISE NOTICE 'no {method} on this server: {table}.{column} keeps its compression';
 END
 $$"""
+
+
+def alter_with_compression(table: str, alter: str, column: str, method: str) -> str:
+    """`ALTER TABLE table <alter>` that rewrites `column` (a new type), with `method` set
+    in the same statement so the rewritten values are compressed by it (a type change
+    alone resets the column to the server's default); without it where the server
+    cannot."""
+    return f"""
+DO $$
+BEGIN
+    ALTER TABLE {table} {alter}, ALTER COLUMN {column} SET COMPRESSION {method};
+EXCEPTION WHEN feature_not_supported THEN
+    ALTER TABLE {table} {alter};
+END
+$$"""

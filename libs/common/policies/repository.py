@@ -91,4 +91,7 @@ async def stored_detections(
         ),
         {"tenant": tenant_id, "start": start, "end": end, "limit": limit},
     )
-    return [StoredDetection(DetectionV1.model_validate(row.detection), row.case_id) for row in rows]
+    # The detection is stored as text (db.columns.JSONText), validated from its JSON here.
+    return [
+        StoredDetection(DetectionV1.from_wire(row.detection.encode()), row.case_id) for row in rows
+    ]

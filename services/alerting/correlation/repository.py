@@ -218,4 +218,5 @@ async def stored_detections(
         ),
         {"tenant": tenant_id, "ids": sorted(set(detection_ids))},
     )
-    return {row[0]: DetectionV1.model_validate(row[1]) for row in result.all()}
+    # Stored as its JSON text (db.columns.JSONText).
+    return {row[0]: DetectionV1.from_wire(row[1].encode()) for row in result.all()}

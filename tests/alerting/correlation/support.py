@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from sqlalchemy import text
@@ -81,12 +82,13 @@ async def correlation_alerts(sessions: SessionFactory, tenant: str) -> list[dict
                 "SELECT a.detection_id, a.title, a.severity, a.rule_id, a.group_key, a.grouping,"
                 " a.detection, c.title AS case_title, c.number AS case_number"
                 " FROM alerts a JOIN cases c ON c.id = a.case_id"
-                " WHERE a.tenant_id = :t AND a.detection->>'format' = 'correlation'"
+                " WHERE a.tenant_id = :t AND CAST(a.detection AS json)->>'format' = 'correlation'"
                 " ORDER BY a.effective_time, a.detection_id"
             ),
             {"t": tenant},
         )
-        return [dict(row._mapping) for row in rows]
+        # The detection is stored as its JSON text.
+        return [{**row._mapping, "detection": json.loads(row.detection)} for row in rows]
 
 
 def matched_ids(alert: dict[str, Any]) -> list[str]:

@@ -18,8 +18,8 @@ from sqlmodel import Field, SQLModel
 
 from libs.common.db.columns import (
     count_column,
+    document_column,
     json_column,
-    message_column,
     stored_at_column,
     tenant_column,
     tz_column,
@@ -115,8 +115,8 @@ class Alert(SQLModel, table=True):
     ingested_at: datetime = Field(sa_column=tz_column())
     # Wall clock at insert (clock_timestamp, not the transaction start), for latency.
     stored_at: datetime = Field(sa_column=stored_at_column())
-    # As published on detections.v1 (json, not jsonb: stored once, read whole).
-    detection: dict[str, Any] = Field(sa_column=message_column())
+    # As published on detections.v1 (text, not json or jsonb: stored once, read whole).
+    detection: dict[str, Any] = Field(sa_column=document_column())
     # Each "<tenant>/<type>=<folded value>" key of its entities and host, folded like
     # case_entities; written by alerting (NewAlert.entity_keys). The SQL function of 0019
     # computes the same keys from a stored detection: the tests hold the two together.
