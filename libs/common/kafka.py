@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 from collections.abc import Iterable
 from typing import Any, Literal
 
@@ -87,17 +86,12 @@ def create_consumer(
     )
 
 
-@functools.lru_cache(maxsize=65_536)
-def _key_hash(key: bytes) -> int:
-    return int(murmur2(key)) & 0x7FFFFFFF
-
-
 def murmur2_partitioner(key: bytes | None, all_partitions: list[int], available: list[int]) -> int:
-    """Kafka's default partitioning (murmur2 of the key), with the hash cached per key:
-    murmur2 in Python costs microseconds a message and detection keys repeat a lot."""
+    """Kafka's default partitioning: murmur2 of the key (native code, no cache needed:
+    most keys the relay hashes are seen once), positive, modulo the partition count."""
     if key is None:
         return int(DefaultPartitioner()(key, all_partitions, available))
-    return int(all_partitions[_key_hash(key) % len(all_partitions)])
+    return int(all_partitions[(murmur2(key) & 0x7FFFFFFF) % len(all_partitions)])
 
 
 async def ensure_topics(settings: KafkaSettings, topics: Iterable[Topic] = ALL_TOPICS) -> None:
