@@ -9,6 +9,7 @@ from typing import Any
 
 from libs.common.casestore.store import NewAlert, NewCase
 from libs.common.contracts.detections import DetectionV1, Severity
+from libs.common.db.ids import new_row_ids
 from libs.common.db.jsonb import SerializedJSON
 from libs.common.policies.chaining import ChainPlan, chain_provenance
 from libs.common.policies.grouping import (
@@ -50,6 +51,7 @@ def segment_alerts(
     when the tenant groups by the chain strategy (its alerts' events are then indexed)."""
     opened = segment.case_id is None and segment.held is None
     alerts = []
+    ids = new_row_ids(len(segment.detections))
     for n, detection in enumerate(segment.detections):
         severity = assessment.severity(detection)
         first = n == 0 and (opened or segment.reopens)
@@ -63,6 +65,7 @@ def segment_alerts(
         if chains is not None:
             grouping.update(chain_provenance(chains, policy.grouping, detection, segment))
         alert = _new_alert(
+            ids[n],
             detection,
             group.key,
             severity,
@@ -77,6 +80,7 @@ def segment_alerts(
 
 
 def _new_alert(
+    alert_id: uuid.UUID,
     detection: DetectionV1,
     key: str,
     severity: Severity,
@@ -85,7 +89,7 @@ def _new_alert(
     entities: tuple[tuple[str, str], ...],
 ) -> NewAlert:
     return NewAlert(
-        id=uuid.uuid4(),
+        id=alert_id,
         tenant_id=detection.tenant_id,
         severity=severity,
         effective_time=detection.effective_time,

@@ -22,13 +22,18 @@ _VERSION_4 = bytes((byte & 0x0F) | 0x40 for byte in range(256))
 _VARIANT = bytes((byte & 0x3F) | 0x80 for byte in range(256))
 
 
-def new_event_ids(count: int) -> list[str]:
-    """`count` new CloudEvents ids (occurrence ids of detections, ids of outbox messages):
-    random UUIDs, as text."""
+def random_v4_bytes(count: int) -> bytearray:
+    """The 16 bytes of each of `count` random UUIDs (version 4), one after the other."""
     random = bytearray(os.urandom(16 * count))
     random[6::16] = random[6::16].translate(_VERSION_4)
     random[8::16] = random[8::16].translate(_VARIANT)
-    text = random.hex()
+    return random
+
+
+def new_event_ids(count: int) -> list[str]:
+    """`count` new CloudEvents ids (occurrence ids of detections, ids of outbox messages):
+    random UUIDs, as text."""
+    text = random_v4_bytes(count).hex()
     return [
         f"{text[at : at + 8]}-{text[at + 8 : at + 12]}-{text[at + 12 : at + 16]}-"
         f"{text[at + 16 : at + 20]}-{text[at + 20 : at + 32]}"
