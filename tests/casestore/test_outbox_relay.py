@@ -326,14 +326,24 @@ def test_a_batch_rows_records_are_what_its_messages_would_have_been() -> None:
     for row in rows:
         for m in row_messages(row.topic, row.key, row.headers, row.payload, row.batch_messages):
             expected[m.topic].append(
-                (m.key.encode(), m.payload.encode(), wire_headers(m.headers, ""))
+                (m.key.encode(), m.payload.encode(), wire_headers(m.headers, m.headers["ce_id"]))
             )
     assert set(published) == {"alerts.v1", "alerts.v2", "cases.events.v1"}
     for topic, records in published.items():
-        correlation_ids = [dict(r.headers)["correlation_id"] for r in records]
-        assert all(len(c) == 36 for c in correlation_ids)
-        without = [
-            (r.key, r.value, [(n, b"" if n == "correlation_id" else v) for n, v in r.headers])
-            for r in records
-        ]
-        assert without == expected[topic]
+        # Each message's correlation_id is its own ce_id.
+        assert [(r.key, r.value, r.headers) for r in records] == expected[topic]
+
+
+def test_a_row_without_a_cloudevents_id_gets_a_fresh_correlation_id() -> None:
+    row = SimpleNamespace(
+        topic="t",
+        key="k",
+        headers={"content-type": "application/json"},
+        payload="{}",
+        batch_messages=None,
+    )
+    first, second = (
+        dict(outgoing_by_topic([row])["t"][0].headers)["correlation_id"] for _ in range(2)
+    )
+    assert len(first) == 36
+    assert first != second
