@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
@@ -66,7 +67,11 @@ class PartitionWorkers(ConsumerRebalanceListener):  # type: ignore[misc]
                 self._workers[partition] = asyncio.create_task(
                     self._work(partition), name=f"alerting-{partition.topic}-{partition.partition}"
                 )
-        log.info("alerting.partitions_assigned", partitions=sorted(p.partition for p in assigned))
+        log.info(
+            "alerting.partitions_assigned",
+            partitions=sorted(p.partition for p in assigned),
+            pid=os.getpid(),  # one of the instance's processes (alerting.processes)
+        )
 
     async def on_partitions_revoked(self, revoked: Iterable[TopicPartition]) -> None:
         await self.stop(revoked)
