@@ -118,3 +118,17 @@ class BackgroundProcess:
             f"{self.name} {reason} while waiting for {what}; "
             f"log {self.log_path}, last lines:\n{self.log_tail()}"
         )
+
+
+def child_pids(pid: int) -> list[int]:
+    """The live children of a process (Linux /proc): a supervising parent's processes."""
+    found = []
+    for stat_file in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            stat = stat_file.read_text()
+        except OSError:  # exited since the listing
+            continue
+        fields = stat[stat.rindex(")") + 2 :].split()
+        if int(fields[1]) == pid and fields[0] != "Z":  # its parent's pid; not a zombie
+            found.append(int(stat_file.parent.name))
+    return sorted(found)

@@ -18,9 +18,10 @@ class AlertIndexerSection(BaseModel):
 class AlertingSection(BaseModel):
     consumer_group: str = "alerting"
     # Consumer processes of this instance, each a member of the group with its share of
-    # the partitions (services/alerting/processes.py). One per core the instance has to
-    # itself: a process decides one batch at a time on one Python thread. On the 2-core
-    # benchmark machine 2 drained a backlog ~25 % faster than 1 (docs/benchmarks.md).
+    # the partitions (services/alerting/processes.py). Up to one per core: a process
+    # decides one batch at a time on one Python thread. On the 2-core benchmark machine,
+    # shared with PostgreSQL and the broker, 2 drained a backlog 14-27 % faster than 1
+    # (docs/benchmarks.md, session 15), at the same CPU per detection and twice the memory.
     processes: int = Field(default=1, ge=1, le=64)
     # Under load, fewer and larger transactions: 1,000 drained the benchmark's backlog
     # 9-44 % faster than 500 (docs/benchmarks.md); a quiet stream still goes out in

@@ -21,6 +21,7 @@ from sqlalchemy import text
 from libs.common.db.engine import SessionFactory
 from libs.common.settings import KafkaSettings
 from libs.embedded.pipeline import PipelineConfig, ServiceProcesses
+from libs.embedded.process import child_pids
 from libs.embedded.tansu import TansuBroker
 from services.ingest.publisher import kafka_headers
 from tests.support.detections import detection
@@ -64,18 +65,6 @@ def parent_pid(services: ServiceProcesses) -> int:
     return pid
 
 
-def children(pid: int) -> set[int]:
-    found = set()
-    for stat_file in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            stat = stat_file.read_text()
-        except OSError:
-            continue
-        if int(stat[stat.rindex(")") + 2 :].split()[1]) == pid:
-            found.add(int(stat_file.parent.name))
-    return found
-
-
 def alive(pid: int) -> bool:
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
@@ -108,8 +97,8 @@ async def test_two_processes_share_the_partitions_and_store_a_backlog_once(
     instance: ServiceProcesses, tansu: TansuBroker, sessions: SessionFactory, tenant: str
 ) -> None:
     parent = parent_pid(instance)
-    await wait_for(lambda: len(children(parent)) == 2, 30, "the parent did not start two")
-    processes = children(parent)
+    await wait_for(lambda: len(child_pids(parent)) == 2, 30, "the parent did not start two")
+    processes = set(child_pids(parent))
     await wait_for(
         lambda: (
             set(assignments(instance)) == processes
@@ -162,8 +151,8 @@ async def test_two_processes_share_the_partitions_and_store_a_backlog_once(
 
 async def test_a_process_that_dies_stops_the_instance(instance: ServiceProcesses) -> None:
     parent = parent_pid(instance)
-    await wait_for(lambda: len(children(parent)) == 2, 30, "the parent did not start two")
-    killed, survivor = sorted(children(parent))
+    await wait_for(lambda: len(child_pids(parent)) == 2, 30, "the parent did not start two")
+    killed, survivor = child_pids(parent)
     os.kill(killed, signal.SIGKILL)
     popen = instance.processes["alerting"]
     await wait_for(lambda: not popen.running, 40, "the parent outlived its process")
