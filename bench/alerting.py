@@ -27,7 +27,13 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from bench.infrastructure import add_common_arguments, bench_infrastructure
 from bench.kafka_baseline import measure_kafka
-from bench.measure import percentile, postgres_cpu_seconds, print_figures, read_process
+from bench.measure import (
+    percentile,
+    postgres_cpu_seconds,
+    print_figures,
+    read_process,
+    read_process_tree,
+)
 from bench.pipeline import wait_for_alerts
 from bench.replay import load_corpus
 from libs.common.contracts.detections import DetectionV1
@@ -213,6 +219,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             extra_env={
                 "CASESTREAM__LOG__LEVEL": "WARNING",
                 "CASESTREAM__ALERT_TOPICS__PUBLISH_V1": str(not args.without_alerts_v1).lower(),
+                "CASESTREAM__ALERTING__PROCESSES": str(args.alerting_processes),
             },
         )
         services = ServiceProcesses(config, names=("alerting", "relay"))
@@ -226,18 +233,18 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             # CPU from the first stored alert on: start-up (imports, group join) excluded.
             await wait_for_alerts(dsn, backlog_tenant, 1, within_seconds=120)
             await analyze(dsn)
-            working, already = read_process(pid), await stored_count(dsn, backlog_tenant)
+            working, already = read_process_tree(pid), await stored_count(dsn, backlog_tenant)
             relay_before, database_before = read_process(relay_pid), postgres_cpu_seconds()
             broker_before = read_process(broker_pid)
             await wait_for_commits(bootstrap, GROUP, backlog_written.ends, within_seconds=900)
-            drained, database_after = read_process(pid), postgres_cpu_seconds()
+            drained, database_after = read_process_tree(pid), postgres_cpu_seconds()
             relay_after, broker_after = read_process(relay_pid), read_process(broker_pid)
             paced = as_published(documents[: args.paced_count], paced_tenant)
             acks = (await produce(bootstrap, paced, rate=args.rate)).acks
             await wait_for_alerts(
                 dsn, paced_tenant, len({d.detection_id for d in paced}), within_seconds=300
             )
-            after = read_process(pid)
+            after = read_process_tree(pid)
         finally:
             await asyncio.to_thread(services.stop)
         heavy, light = (
@@ -284,6 +291,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "paced_produce_ack_p99_ms": round(percentile(acks, 0.99) * 1000, 1),
         "alerting_peak_rss_mib": round(after.peak_rss_mib, 1),
         "alerts_v1_published": not args.without_alerts_v1,
+        "alerting_processes": args.alerting_processes,
         "partitions": args.partitions,
         "target_per_s": 5_000,
     }
@@ -307,6 +315,12 @@ def main() -> None:
         type=int,
         default=PARTITIONS,
         help="of detections.v1; alerting works one batch per partition at a time",
+    )
+    parser.add_argument(
+        "--alerting-processes",
+        type=int,
+        default=1,
+        help="consumer processes of the one alerting instance (alerting.processes)",
     )
     parser.add_argument(
         "--without-alerts-v1",

@@ -6,6 +6,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from libs.embedded.process import child_pids
+
 TICKS = os.sysconf("SC_CLK_TCK")
 
 
@@ -24,6 +26,14 @@ def read_process(pid: int) -> ProcessFigures:
         if line.startswith("VmHWM:"):
             peak_kib = int(line.split()[1])
     return ProcessFigures(cpu, peak_kib / 1024)
+
+
+def read_process_tree(pid: int) -> ProcessFigures:
+    """A process and its live children together (alerting with `alerting.processes`
+    above 1: a parent that only supervises): CPU seconds summed, and peak RSS summed, so
+    an upper bound of what they held at once."""
+    figures = [read_process(pid)] + [read_process(child) for child in child_pids(pid)]
+    return ProcessFigures(sum(f.cpu_seconds for f in figures), sum(f.peak_rss_mib for f in figures))
 
 
 def postgres_cpu_seconds() -> float:
