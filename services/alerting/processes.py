@@ -43,6 +43,11 @@ def _stop_with_parent() -> None:
         ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
+def exit_status(returncode: int) -> int:
+    """A process' exit as a shell reports it: killed by signal N is 128 + N."""
+    return 128 - returncode if returncode < 0 else returncode
+
+
 class Supervisor:
     def __init__(self, count: int) -> None:
         self._count = count
@@ -68,12 +73,11 @@ class Supervisor:
         failed = self._wait_for_first_exit()
         self._stop_all()
         if failed is not None:
-            code = failed.returncode
-            log.error("alerting.process_exited", pid=failed.pid, code=code)
-            return 128 - code if code < 0 else code or 1  # killed by a signal: 128 + its number
+            log.error("alerting.process_exited", pid=failed.pid, code=failed.returncode)
+            return exit_status(failed.returncode) or 1  # even a clean exit is a failure here
         codes = [c.returncode for c in self._children]
         log.info("alerting.processes_stopped", codes=codes)
-        return next((code for code in codes if code), 0)
+        return next((exit_status(code) for code in codes if code), 0)
 
     def _on_signal(self, _signum: int, _frame: FrameType | None) -> None:
         self._stopping = True  # the wait below ends and every process is asked to stop
