@@ -1,8 +1,9 @@
-"""`make bench-alerting`: sustained detections/s through one alerting process, and the
+"""`make bench-alerting`: sustained detections/s through one alerting instance, and the
 detection-to-case latency when it keeps up.
 
 1. Backlog: the corpus is written to `detections.v1` first (as ingest would publish it),
-   then one `python -m services.alerting` drains it: detections/s from its first stored
+   then one `python -m services.alerting` drains it (one process, or `--alerting-processes
+   N` under one parent, as `alerting.processes` runs it): detections/s from its first stored
    alert to its last, in batches, through grouping into cases in Postgres. The outbox
    relay (`python -m services.relay`) publishes its alert and case messages beside it,
    as in the embedded stack; its CPU is reported on its own line.
