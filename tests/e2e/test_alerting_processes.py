@@ -20,11 +20,12 @@ from sqlalchemy import text
 
 from libs.common.db.engine import SessionFactory
 from libs.common.settings import KafkaSettings
-from libs.embedded.pipeline import PipelineConfig, ServiceProcesses
+from libs.embedded.pipeline import ServiceProcesses
 from libs.embedded.process import child_pids
 from libs.embedded.tansu import TansuBroker
 from services.ingest.publisher import kafka_headers
 from tests.support.detections import detection
+from tests.support.services import service_processes
 
 HOSTS, PER_HOST = 12, 25
 
@@ -37,20 +38,18 @@ async def instance(
     tenant: str,
     run_dir: Path,
 ) -> AsyncIterator[ServiceProcesses]:
-    services = ServiceProcesses(
-        PipelineConfig.with_fresh_credentials(
-            database_url=database_url,
-            bootstrap_servers=tansu.bootstrap_servers,
-            tenant=tenant,
-            log_dir=run_dir / f"alerting-processes-{tenant}",
-            extra_env={
-                "CASESTREAM__ALERTING__PROCESSES": "2",
-                "CASESTREAM__ALERTING__CONSUMER_GROUP": f"alerting-{tenant}",
-                "CASESTREAM__ALERTING__BATCH_MAX_RECORDS": "50",
-                "CASESTREAM__LOG__JSON_OUTPUT": "true",
-            },
-        ),
-        names=("alerting",),
+    services = service_processes(
+        ("alerting",),
+        tansu,
+        database_url,
+        tenant,
+        run_dir / f"alerting-processes-{tenant}",
+        {
+            "CASESTREAM__ALERTING__PROCESSES": "2",
+            "CASESTREAM__ALERTING__CONSUMER_GROUP": f"alerting-{tenant}",
+            "CASESTREAM__ALERTING__BATCH_MAX_RECORDS": "50",
+            "CASESTREAM__LOG__JSON_OUTPUT": "true",
+        },
     )
     await asyncio.to_thread(services.start)
     try:

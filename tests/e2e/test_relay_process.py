@@ -13,23 +13,15 @@ from sqlalchemy import text
 from libs.common.casestore.store import CaseStore, NewCase
 from libs.common.contracts.detections import Severity
 from libs.common.db.engine import SessionFactory, transaction
-from libs.embedded.pipeline import PipelineConfig, ServiceProcesses
 from libs.embedded.tansu import TansuBroker
 from tests.support.kafka import header, read_until
+from tests.support.services import service_processes
 
 
 async def test_the_relay_process_publishes_what_is_committed_to_the_outbox(
     tansu: TansuBroker, database_url: str, sessions: SessionFactory, tenant: str, run_dir: Path
 ) -> None:
-    relay = ServiceProcesses(
-        PipelineConfig.with_fresh_credentials(
-            database_url=database_url,
-            bootstrap_servers=tansu.bootstrap_servers,
-            tenant=tenant,
-            log_dir=run_dir / f"relay-{tenant}",
-        ),
-        names=("relay",),
-    )
+    relay = service_processes(("relay",), tansu, database_url, tenant, run_dir / f"relay-{tenant}")
     await asyncio.to_thread(relay.start)
     try:
         async with transaction(sessions) as session:

@@ -19,10 +19,11 @@ from libs.common.contracts.detections import DetectionV1, EntityType, EntityV1
 from libs.common.db.engine import SessionFactory, transaction
 from libs.common.policies.alerting import AlertingPolicy, GroupingPolicy, Strategy
 from libs.common.policies.repository import append_policy
-from libs.embedded.pipeline import PipelineConfig, ServiceProcesses
+from libs.embedded.pipeline import ServiceProcesses
 from libs.embedded.tansu import TansuBroker
 from services.ingest.publisher import kafka_headers
 from tests.support.detections import detection
+from tests.support.services import service_processes
 
 # User after user, each on every host (so on every partition): both processes keep
 # meeting the same users' first detections at the same time, with a backlog to chew.
@@ -40,18 +41,16 @@ async def two_instances(
 ) -> AsyncIterator[list[ServiceProcesses]]:
     group = f"alerting-{tenant}"
     instances = [
-        ServiceProcesses(
-            PipelineConfig.with_fresh_credentials(
-                database_url=database_url,
-                bootstrap_servers=tansu.bootstrap_servers,
-                tenant=tenant,
-                log_dir=run_dir / f"two-alerting-{n}-{tenant}",
-                extra_env={
-                    "CASESTREAM__ALERTING__CONSUMER_GROUP": group,
-                    "CASESTREAM__ALERTING__BATCH_MAX_RECORDS": "100",
-                },
-            ),
-            names=("alerting",),
+        service_processes(
+            ("alerting",),
+            tansu,
+            database_url,
+            tenant,
+            run_dir / f"two-alerting-{n}-{tenant}",
+            {
+                "CASESTREAM__ALERTING__CONSUMER_GROUP": group,
+                "CASESTREAM__ALERTING__BATCH_MAX_RECORDS": "100",
+            },
         )
         for n in range(2)
     ]
